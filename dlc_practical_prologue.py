@@ -1,0 +1,141 @@
+"""Data API of the EE-559 course, written afresh: MNIST digit pairs.
+
+`generate_pair_sets(nb)` returns the six tensors of the project: pairs of
+14x14 digits (MNIST average-pooled by 2), the target "first digit <= second"
+and the two digit classes, for `nb` training pairs (MNIST train split) and `nb`
+test pairs (MNIST test split).
+
+Unlike the course's file, importing this module reads no command line, so it
+can be imported from scripts that have options of their own.
+
+MNIST is read with torchvision from `<data_dir>/mnist/`, where `data_dir` is
+the argument, else `$PYTORCH_DATA_DIR`, else `./data`; torchvision downloads it
+there on first use.
+
+Example:
+    PYTORCH_DATA_DIR=../shared/data python dlc_practical_prologue.py
+"""
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+MNIST_FILES = (
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+)
+
+
+class MnistUnavailable(RuntimeError):
+    """MNIST is neither on disk nor downloadable; the message says how to fix it."""
+
+
+def resolve_data_dir(data_dir=None):
+    """The course convention: the argument, else $PYTORCH_DATA_DIR, else ./data."""
+    if data_dir is not None:
+        return data_dir
+    return os.environ.get('PYTORCH_DATA_DIR') or './data'
+
+
+def _unavailable_message(root, cause):
+    raw = os.path.join(root, 'MNIST', 'raw')
+    files = '\n'.join('    ' + name for name in MNIST_FILES)
+    return (f'MNIST could not be loaded from {raw} and could not be downloaded '
+            f'({cause}).\n'
+            f'Expected these four files there (uncompressed):\n{files}\n'
+            'Fix: connect to the internet once (torchvision downloads them), or point '
+            'at a copy that holds mnist/MNIST/raw/ with --data_dir DIR or '
+            'PYTORCH_DATA_DIR=DIR.')
+
+
+def load_mnist(data_dir=None, train=True):
+    """MNIST images (N, 1, 28, 28) float32 in 0..255 and labels (N,) int64."""
+    # Imported here so that `import dlc_practical_prologue` stays cheap.
+    from torchvision import datasets
+
+    root = os.path.join(resolve_data_dir(data_dir), 'mnist')
+    try:
+        mnist = datasets.MNIST(root, train=train, download=True)
+    except Exception as error:  # torchvision raises RuntimeError, OSError, URLError...
+        cause = ' '.join(str(error).split())[:300] or type(error).__name__
+        raise MnistUnavailable(_unavailable_message(root, cause)) from None
+    return mnist.data.view(-1, 1, 28, 28).float(), mnist.targets.long()
+
+
+def load_data(cifar=None, one_hot_labels=False, normalize=False, flatten=True,
+              data_dir=None, full=False):
+    """The course's `load_data` for MNIST: 1000 train and 1000 test samples
+    (all 60000/10000 with `full=True`), optionally flattened, normalised with
+    the training statistics, and with one-hot labels in {-1, 1}."""
+    if cifar:
+        raise ValueError('this project only ships MNIST; cifar=True is not supported')
+    train_input, train_target = load_mnist(data_dir, train=True)
+    test_input, test_target = load_mnist(data_dir, train=False)
+    if not full:
+        train_input, train_target = train_input[:1000], train_target[:1000]
+        test_input, test_target = test_input[:1000], test_target[:1000]
+    if flatten:
+        train_input = train_input.view(train_input.size(0), -1)
+        test_input = test_input.view(test_input.size(0), -1)
+    if one_hot_labels:
+        train_target = convert_to_one_hot_labels(train_input, train_target)
+        test_target = convert_to_one_hot_labels(test_input, test_target)
+    if normalize:
+        mu, std = train_input.mean(), train_input.std()
+        train_input = (train_input - mu) / std
+        test_input = (test_input - mu) / std
+    return train_input, train_target, test_input, test_target
+
+
+def convert_to_one_hot_labels(input, target):
+    """Labels (N,) -> (N, C) with 1 at the label and -1 elsewhere (the course's convention)."""
+    tmp = input.new_zeros(target.size(0), int(target.max()) + 1)
+    tmp.scatter_(1, target.view(-1, 1), 1.0)
+    return tmp.mul(2).sub(1)
+
+
+def mnist_to_pairs(nb, input, target, generator=None):
+    """Draw `nb` pairs of distinct images from (input, target).
+
+    Returns input (nb, 2, 14, 14) float32, target (nb,) int64 with 1 where the
+    first digit is <= the second, and classes (nb, 2) int64.
+    """
+    if 2 * nb > input.size(0):
+        raise ValueError(f'{nb} pairs need {2 * nb} images; only {input.size(0)} available')
+    input = F.avg_pool2d(input, kernel_size=2)
+    picks = torch.randperm(input.size(0), generator=generator)[:2 * nb].view(nb, 2)
+    pairs = torch.cat((input[picks[:, 0]], input[picks[:, 1]]), 1)
+    classes = target[picks]
+    return pairs, pair_target(classes), classes
+
+
+def pair_target(classes):
+    """The task's rule: 1 where the first digit is <= the second (equal digits give 1)."""
+    return (classes[:, 0] <= classes[:, 1]).long()
+
+
+def generate_pair_sets(nb, data_dir=None, generator=None):
+    """The six tensors of the project: train_input, train_target, train_classes,
+    test_input, test_target, test_classes (train pairs from MNIST's train split,
+    test pairs from its test split). `generator` seeds the draw."""
+    train_input, train_target = load_mnist(data_dir, train=True)
+    test_input, test_target = load_mnist(data_dir, train=False)
+    return (mnist_to_pairs(nb, train_input, train_target, generator)
+            + mnist_to_pairs(nb, test_input, test_target, generator))
+
+
+if __name__ == '__main__':
+    import sys
+    try:
+        sets = generate_pair_sets(1000)
+    except MnistUnavailable as error:
+        sys.exit(f'error: {error}')
+    names = ('train_input', 'train_target', 'train_classes',
+             'test_input', 'test_target', 'test_classes')
+    for name, tensor in zip(names, sets):
+        print(f'{name:14s} {str(tuple(tensor.shape)):18s} {tensor.dtype}')
+    print(f'share of targets equal to 1: train {sets[1].float().mean():.3f}, '
+          f'test {sets[4].float().mean():.3f}')

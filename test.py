@@ -1,0 +1,166 @@
+"""Compare the architectures on the MNIST digit-pair task and print the table.
+
+Every model is trained for several rounds; round r draws new pairs and a new
+initialisation from seed S+r, and every model sees the same pairs in a round,
+so differences between models are paired. The table gives train and test error
+(% of pairs, mean ± std over rounds) and training seconds per round.
+
+Examples:
+    python test.py                                   # 10 models x 10 rounds on CPU
+    python test.py --models cnn_ws_aux,cnn_2ch --rounds 3 --out results.json
+    python test.py --list
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+import dlc_practical_prologue as prologue
+from models import DEFAULT_SUITE, MODELS, build_model, count_parameters
+from train import DEFAULTS, OPTIMIZERS, PairSets, model_settings, run_once
+from utils import (choose_device, environment, format_mean_std, format_table,
+                   non_negative_float, positive_float, positive_int, write_json_atomic)
+
+PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
+
+
+def model_list(text):
+    """argparse type: comma-separated registered model names."""
+    names = [name.strip() for name in text.split(',') if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError('no model named')
+    unknown = [name for name in names if name not in MODELS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f'unknown model {", ".join(map(repr, unknown))}; known: {", ".join(MODELS)}')
+    return list(dict.fromkeys(names))  # drop repeats, keep order
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Train and compare digit-pair models over several rounds.')
+    parser.add_argument('--models', type=model_list, default=DEFAULT_SUITE,
+                        help='comma-separated model names (see --list; default: the 10 models '
+                             'of the main comparison, ' + ','.join(DEFAULT_SUITE) + ')')
+    parser.add_argument('--rounds', type=positive_int, default=10,
+                        help='rounds per model; each draws new data and weights (default: %(default)s)')
+    parser.add_argument('--epochs', type=positive_int, default=None,
+                        help=f'training epochs (default: each model\'s own, {DEFAULTS["epochs"]})')
+    parser.add_argument('--batch_size', type=positive_int, default=None,
+                        help=f'pairs per step (default: each model\'s own, {DEFAULTS["batch_size"]})')
+    parser.add_argument('--lr', type=positive_float, default=None,
+                        help=f'learning rate (default: each model\'s own, {DEFAULTS["lr"]})')
+    parser.add_argument('--optimizer', choices=OPTIMIZERS, default=None,
+                        help=f'(default: each model\'s own, {DEFAULTS["optimizer"]})')
+    parser.add_argument('--aux_weight', type=non_negative_float, default=None,
+                        help=f'weight of the auxiliary digit losses '
+                             f'(default: each model\'s own, {DEFAULTS["aux_weight"]})')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='base seed: round r uses seed+r for data and initialisation '
+                             '(default: %(default)s)')
+    parser.add_argument('--device', choices=('cpu', 'cuda', 'auto'), default='cpu',
+                        help='where to train; auto = cuda when available (default: %(default)s)')
+    parser.add_argument('--data_dir', default=None,
+                        help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
+    parser.add_argument('--out', default=None, metavar='FILE.json',
+                        help='write config and per-round results (with histories) to this JSON, '
+                             'rewritten after every model-round (default: none)')
+    parser.add_argument('--list', action='store_true',
+                        help='list the models with parameter counts and descriptions, and exit')
+    parser.add_argument('--quiet', action='store_true', help='no progress lines on stderr (default: one line per model-round)')
+    args = parser.parse_args(argv)
+    try:
+        args.device = choose_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.out is not None:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not args.out.endswith('.json'):
+            parser.error(f'--out {args.out!r}: the results file must end in .json')
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            parser.error(f'--out {args.out!r}: folder {folder} does not exist or is not writable')
+    return args
+
+
+def list_models():
+    for name, spec in MODELS.items():
+        print(f'{name:12s} {count_parameters(build_model(name)):>9,d}  {spec.description}')
+
+
+def draw_pairs(mnist, seed):
+    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    (train_images, train_labels), (test_images, test_labels) = mnist
+    return PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
+                    *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
+
+
+def results_table(models, results):
+    rows = []
+    for name in models:
+        runs = [r for r in results if r['model'] == name]
+        if not runs:
+            continue
+        rows.append([name, f"{runs[0]['params']:,d}", len(runs),
+                     format_mean_std(r['train_error'] for r in runs),
+                     format_mean_std(r['test_error'] for r in runs),
+                     format_mean_std((r['train_time_s'] for r in runs), digits=2)])
+    header = ['model', 'params', 'rounds', 'train err %', 'test err %', 'train s/round']
+    return format_table(header, rows, '<>>>>>')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.list:
+        list_models()
+        return 0
+    overrides = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                     optimizer=args.optimizer, aux_weight=args.aux_weight)
+    try:
+        mnist = (prologue.load_mnist(args.data_dir, train=True),
+                 prologue.load_mnist(args.data_dir, train=False))
+    except prologue.MnistUnavailable as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+
+    config = dict(models=args.models, rounds=args.rounds, seed=args.seed, device=args.device,
+                  pairs=PAIRS, error_unit='percent of pairs',
+                  settings={name: model_settings(name, overrides) for name in args.models},
+                  environment=environment())
+    results = []
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        for round_index in range(args.rounds):
+            seed = args.seed + round_index
+            pairs = draw_pairs(mnist, seed).to(args.device)
+            for name in args.models:
+                result = dict(round=round_index, **run_once(name, pairs, seed, overrides,
+                                                            args.device))
+                results.append(result)
+                if not args.quiet:
+                    print(f"[{time.perf_counter() - started:6.1f} s] round {round_index + 1}/"
+                          f"{args.rounds} {name:12s} test error {result['test_error']:5.1f}%  "
+                          f"({result['train_time_s']:.2f} s)", file=sys.stderr, flush=True)
+                if args.out:
+                    write_json_atomic(args.out, dict(config=config, results=results))
+    except KeyboardInterrupt:
+        interrupted = True
+        print('\ninterrupted: the table below holds the completed rounds only', file=sys.stderr)
+
+    elapsed = time.perf_counter() - started
+    env = config['environment']
+    print(f"{len(results)} model-rounds, {args.rounds} rounds planned, seed {args.seed}, "
+          f"device {args.device}, torch {env['torch']}, {env['torch_threads']} threads, "
+          f"{elapsed:.0f} s in all")
+    print(results_table(args.models, results))
+    if args.out:
+        print(f'results written to {args.out}')
+    return 130 if interrupted else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

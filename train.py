@@ -1,0 +1,183 @@
+"""Training and evaluation of one pair model: plain functions that return numbers.
+
+The loss is `L = L_target + aux_weight * (L_digit1 + L_digit2)` (cross-entropy);
+a model without digit outputs trains on L_target alone, a model with a fixed
+comparison (cnn_digits) on the digit losses alone. Inputs are normalised with
+the training pairs' mean and standard deviation only.
+
+`run_once(name, data, seed)` builds a registered model, trains it and returns
+its metrics; test.py calls it for every model and round.
+
+Example:
+    PYTORCH_DATA_DIR=../shared/data python train.py cnn_ws_aux --epochs 25
+"""
+
+import argparse
+import time
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from models import DIGITS, MODELS, build_model, count_parameters
+
+# Course-like hyper-parameters: the brief's 25 epochs, Adam at its default rate.
+DEFAULTS = dict(
+    epochs=25,         # passes over the 1000 training pairs
+    batch_size=100,    # pairs per gradient step
+    lr=1e-3,           # learning rate
+    optimizer='adam',  # 'adam' or 'sgd' (SGD uses momentum 0.9)
+    aux_weight=1.0,    # weight of the two auxiliary digit losses
+)
+OPTIMIZERS = ('adam', 'sgd')
+
+
+class PairSets(NamedTuple):
+    """The six tensors of dlc_practical_prologue.generate_pair_sets."""
+    train_input: torch.Tensor
+    train_target: torch.Tensor
+    train_classes: torch.Tensor
+    test_input: torch.Tensor
+    test_target: torch.Tensor
+    test_classes: torch.Tensor
+
+    def to(self, device):
+        return PairSets(*(t.to(device) for t in self))
+
+    def normalised(self):
+        """Both inputs standardised with the training inputs' statistics only."""
+        mean, std = self.train_input.mean(), self.train_input.std()
+        return self._replace(train_input=(self.train_input - mean) / std,
+                             test_input=(self.test_input - mean) / std)
+
+
+def pair_loss(model, outputs, target, classes, aux_weight):
+    """The training objective of `model` on one batch (a 0-d tensor)."""
+    pair_logits, digit_logits = outputs
+    loss = F.cross_entropy(pair_logits, target) if model.learns_comparison else 0.0
+    if digit_logits is not None:
+        # L_digit1 + L_digit2 = twice the mean over all 2N digit images.
+        loss = loss + aux_weight * 2 * F.cross_entropy(digit_logits.reshape(-1, DIGITS),
+                                                       classes.reshape(-1))
+    return loss
+
+
+def evaluate(model, input, target, classes, aux_weight):
+    """(loss, error in % of pairs) of `model` on a whole set, in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            outputs = model(input)
+            loss = pair_loss(model, outputs, target, classes, aux_weight)
+            errors = (outputs[0].argmax(1) != target).sum()
+    finally:
+        model.train(was_training)
+    return float(loss), 100.0 * float(errors) / target.size(0)
+
+
+def digit_error(model, input, classes):
+    """Error in % of digit images of the model's digit outputs, or None if it has none."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            digit_logits = model(input)[1]
+    finally:
+        model.train(was_training)
+    if digit_logits is None:
+        return None
+    return 100.0 * float((digit_logits.argmax(2) != classes).sum()) / classes.numel()
+
+
+def make_optimizer(name, parameters, lr):
+    if name == 'adam':
+        return torch.optim.Adam(parameters, lr=lr)
+    if name == 'sgd':
+        return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
+    raise ValueError(f'unknown optimizer {name!r}; known: {", ".join(OPTIMIZERS)}')
+
+
+def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generator=None):
+    """Train `model` on data.train_* and return the per-epoch history.
+
+    Train loss and error are averaged over the epoch's batches as they are
+    trained; test loss and error are measured after each epoch in eval mode.
+    """
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    n = data.train_input.size(0)
+    history = {key: [] for key in ('train_loss', 'train_error', 'test_loss', 'test_error')}
+    model.train()
+    for _ in range(epochs):
+        # Accumulated on the device and read once per epoch: no per-batch host sync.
+        loss_sum = torch.zeros((), device=data.train_input.device)
+        wrong = torch.zeros((), dtype=torch.long, device=data.train_input.device)
+        order = torch.randperm(n, generator=generator).to(data.train_input.device)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            target = data.train_target[batch]
+            outputs = model(data.train_input[batch])
+            loss = pair_loss(model, outputs, target, data.train_classes[batch], aux_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * batch.numel()
+            wrong += (outputs[0].detach().argmax(1) != target).sum()
+        history['train_loss'].append(float(loss_sum) / n)
+        history['train_error'].append(100.0 * float(wrong) / n)
+        test_loss, test_error = evaluate(model, data.test_input, data.test_target,
+                                         data.test_classes, aux_weight)
+        history['test_loss'].append(test_loss)
+        history['test_error'].append(test_error)
+    return history
+
+
+def model_settings(name, overrides=None):
+    """Training settings of model `name`: DEFAULTS, then the model's own, then `overrides`."""
+    settings = {**DEFAULTS, **MODELS[name].settings}
+    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return settings
+
+
+def run_once(name, data, seed, overrides=None, device='cpu'):
+    """Build model `name` with seed `seed`, train it on `data` (raw PairSets,
+    on `device`) and return its metrics: errors in % of pairs."""
+    settings = model_settings(name, overrides)
+    data = data.normalised()
+    torch.manual_seed(seed)  # the weight initialisation
+    model = build_model(name).to(device)
+    shuffle = torch.Generator().manual_seed(seed)
+    if device != 'cpu':
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    history = train(model, data, generator=shuffle, **settings)
+    if device != 'cpu':
+        torch.cuda.synchronize()
+    train_time = time.perf_counter() - start
+    _, train_error = evaluate(model, data.train_input, data.train_target,
+                              data.train_classes, settings['aux_weight'])
+    _, test_error = evaluate(model, data.test_input, data.test_target,
+                             data.test_classes, settings['aux_weight'])
+    return dict(
+        model=name, seed=seed, params=count_parameters(model), settings=settings,
+        train_error=train_error, test_error=test_error,
+        test_digit_error=digit_error(model, data.test_input, data.test_classes),
+        train_time_s=train_time, history=history)
+
+
+if __name__ == '__main__':
+    from dlc_practical_prologue import generate_pair_sets
+    parser = argparse.ArgumentParser(description='Train one model once and print its history.')
+    parser.add_argument('model', choices=list(MODELS), metavar='MODEL',
+                        help='a registered model: ' + ', '.join(MODELS))
+    parser.add_argument('--epochs', type=int, default=None, help='(default: the model\'s, 25)')
+    parser.add_argument('--seed', type=int, default=0, help='(default: 0)')
+    args = parser.parse_args()
+    generator = torch.Generator().manual_seed(args.seed)
+    pairs = PairSets(*generate_pair_sets(1000, generator=generator))
+    result = run_once(args.model, pairs, args.seed, dict(epochs=args.epochs))
+    for epoch, row in enumerate(zip(*(result['history'][k] for k in result['history'])), 1):
+        print(f'epoch {epoch:3d}  ' + '  '.join(f'{k} {v:7.3f}' for k, v in
+                                                zip(result['history'], row)))
+    print(f"{args.model}: train error {result['train_error']:.1f}%, "
+          f"test error {result['test_error']:.1f}%, {result['train_time_s']:.2f} s")

@@ -1,0 +1,105 @@
+"""Small helpers shared by the scripts: statistics, command-line value types,
+the results table, atomic JSON files and the device choice.
+
+Example:
+    python -c "import utils; print(utils.mean_std([1.0, 2.0, 3.0]))"
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import tempfile
+
+import torch
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (nan for fewer than two values)."""
+    values = list(values)
+    if not values:
+        return math.nan, math.nan
+    std = statistics.stdev(values) if len(values) > 1 else math.nan
+    return statistics.fmean(values), std
+
+
+def format_mean_std(values, digits=1):
+    mean, std = mean_std(values)
+    if math.isnan(std):
+        return f'{mean:.{digits}f}'
+    return f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} is below 1')
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a finite number above 0')
+    return value
+
+
+def non_negative_float(text):
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a finite number >= 0')
+    return value
+
+
+def choose_device(name):
+    """'cpu', 'cuda' or 'auto' -> a torch device name; ValueError if CUDA is asked for and absent."""
+    if name == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise ValueError('--device cuda: no CUDA device is available here (try --device auto or cpu)')
+    return name
+
+
+def environment():
+    """What a reader needs to judge a timing: versions, machine, threads."""
+    return dict(torch=torch.__version__, python=platform.python_version(),
+                machine=platform.machine(), processor=platform.processor() or None,
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+
+
+def write_json_atomic(path, obj):
+    """Write `obj` as JSON to `path` via a temporary file and a rename, so a
+    reader never sees a half-written file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f, indent=1)
+            f.write('\n')
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def format_table(header, rows, align):
+    """Plain-text table; `align` is one of '<' or '>' per column."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = [header, ['-' * w for w in widths], *rows]
+    return '\n'.join('  '.join(f'{str(cell):{a}{w}}' for cell, a, w in zip(line, align, widths))
+                     .rstrip() for line in lines)
