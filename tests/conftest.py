@@ -1,0 +1,72 @@
+"""Shared fixtures: synthetic digit data, so most tests need no MNIST.
+
+Synthetic "digits" are ten fixed random 28x28 templates (one per class) plus
+noise: learnable in a few epochs, and made in milliseconds.
+"""
+
+import os
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from train import PairSets  # noqa: E402
+import dlc_practical_prologue as prologue  # noqa: E402
+
+
+def synthetic_digits(n, seed=0, noise=60.0):
+    """n images (n, 1, 28, 28) float32 in 0..255 and labels (n,) int64."""
+    templates = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(1234)) * 255
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = templates[labels] + noise * torch.randn(n, 1, 28, 28, generator=g)
+    return images.clamp(0, 255).round(), labels
+
+
+def synthetic_pairs(nb=200, seed=0):
+    """PairSets of nb train and nb test pairs drawn from synthetic digits."""
+    g = torch.Generator().manual_seed(seed)
+    train = prologue.mnist_to_pairs(nb, *synthetic_digits(2 * nb, seed), g)
+    test = prologue.mnist_to_pairs(nb, *synthetic_digits(2 * nb, seed + 1), g)
+    return PairSets(*train, *test)
+
+
+def write_idx(path, tensor):
+    """Write a uint8 tensor in MNIST's idx format (images: 3 dims, labels: 1)."""
+    magic = 2051 if tensor.dim() == 3 else 2049
+    with open(path, 'wb') as f:
+        f.write(struct.pack('>I', magic))
+        f.write(struct.pack('>' + 'I' * tensor.dim(), *tensor.shape))
+        f.write(tensor.to(torch.uint8).numpy().tobytes())
+
+
+def make_fake_mnist(data_dir, n_train=2000, n_test=2000):
+    """A synthetic MNIST in torchvision's layout under data_dir/mnist/MNIST/raw."""
+    raw = Path(data_dir) / 'mnist' / 'MNIST' / 'raw'
+    raw.mkdir(parents=True)
+    for prefix, n, seed in (('train', n_train, 0), ('t10k', n_test, 1)):
+        images, labels = synthetic_digits(n, seed)
+        write_idx(raw / f'{prefix}-images-idx3-ubyte', images.squeeze(1))
+        write_idx(raw / f'{prefix}-labels-idx1-ubyte', labels)
+    return Path(data_dir)
+
+
+@pytest.fixture
+def fake_mnist(tmp_path):
+    return make_fake_mnist(tmp_path / 'data')
+
+
+def real_mnist_dir():
+    """A folder holding mnist/MNIST/raw with the four real files, or None."""
+    candidates = [os.environ.get('PYTORCH_DATA_DIR'), str(ROOT.parent / 'shared' / 'data'),
+                  str(ROOT / 'data')]
+    for folder in filter(None, candidates):
+        raw = Path(folder) / 'mnist' / 'MNIST' / 'raw'
+        if all((raw / name).is_file() for name in prologue.MNIST_FILES):
+            return folder
+    return None

@@ -1,0 +1,125 @@
+"""test.py from the command line: bad input is refused, a small run works end to end."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, real_mnist_dir
+
+# Loaded by path: `import test` would find the standard library's test package.
+_spec = importlib.util.spec_from_file_location('pair_cli', ROOT / 'test.py')
+cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cli)
+
+
+def run_cli(*args, env=None):
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(ROOT / 'test.py'), *args], capture_output=True,
+                          text=True, cwd=ROOT, env=environment, timeout=600)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--models', 'cnn,resnet'], "unknown model 'resnet'; known: mlp"),
+    (['--models', ','], 'no model named'),
+    (['--rounds', '0'], '0 is below 1'),
+    (['--epochs', '-2'], '-2 is below 1'),
+    (['--epochs', 'ten'], "'ten' is not an integer"),
+    (['--rounds', '2.5'], "'2.5' is not an integer"),
+    (['--lr', 'fast'], "'fast' is not a number"),
+    (['--lr', '0'], 'above 0'),
+    (['--lr', 'nan'], 'finite'),
+    (['--aux_weight', '-1'], '>= 0'),
+    (['--seed', 'x'], 'invalid int value'),
+    (['--optimizer', 'rmsprop'], "invalid choice: 'rmsprop'"),
+    (['--device', 'tpu'], "invalid choice: 'tpu'"),
+    (['--out', 'results.txt'], 'must end in .json'),
+    (['--out', '/no/such/folder/r.json'], 'does not exist'),
+    (['--bogus'], 'unrecognized arguments'),
+])
+def test_bad_input_is_refused_with_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(args)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_refusal_from_the_shell_has_no_traceback():
+    result = run_cli('--models', 'resnet', '--rounds', '0')
+    assert result.returncode == 2
+    assert 'unknown model' in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='a GPU is present')
+def test_cuda_without_a_gpu_is_refused(capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(['--device', 'cuda'])
+    assert caught.value.code == 2 and 'no CUDA device' in capsys.readouterr().err
+
+
+def test_help_states_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(['--help'])
+    out = ' '.join(capsys.readouterr().out.split())
+    for default in ['(default: 10)', "(default: each model's own, 25)", '(default: 0)',
+                    '(default: cpu)', '$PYTORCH_DATA_DIR']:
+        assert default in out, default
+
+
+def test_list_shows_every_model_with_parameters(capsys):
+    assert cli.main(['--list']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 10
+    assert any(line.split()[:2] == ['cnn_2ch', '70,906'] for line in lines)
+
+
+def test_missing_data_exits_1_with_a_message(tmp_path):
+    # An empty folder with no network: torchvision's download fails. With a
+    # network this test would download MNIST, so it only runs offline-proof:
+    # a file stands where the mnist folder should be, which no download can fix.
+    (tmp_path / 'mnist').write_text('not a folder')
+    result = run_cli('--data_dir', str(tmp_path), '--rounds', '1', '--models', 'mlp')
+    assert result.returncode == 1
+    assert 'MNIST could not be loaded' in result.stderr and 'train-images-idx3-ubyte' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def check_run(result, out, models, rounds, epochs):
+    assert result.returncode == 0, result.stderr
+    table = result.stdout
+    for name in models:
+        assert any(line.startswith(name + ' ') for line in table.splitlines()), name
+    saved = json.loads(out.read_text())
+    assert saved['config']['models'] == models and saved['config']['rounds'] == rounds
+    assert len(saved['results']) == len(models) * rounds
+    for row in saved['results']:
+        assert {'params', 'train_error', 'test_error', 'train_time_s', 'history'} <= set(row)
+        assert len(row['history']['test_error']) == epochs
+        assert 0 <= row['test_error'] <= 100
+    return saved
+
+
+def test_small_run_on_synthetic_mnist_writes_table_and_json(fake_mnist, tmp_path):
+    out = tmp_path / 'r.json'
+    models = ['mlp_ws_aux', 'cnn_digits']
+    result = run_cli('--data_dir', str(fake_mnist), '--rounds', '2', '--epochs', '2',
+                     '--models', ','.join(models), '--out', str(out), '--quiet')
+    saved = check_run(result, out, models, rounds=2, epochs=2)
+    assert result.stderr == '', '--quiet prints no progress'
+    by_round = {(r['model'], r['round']): r['seed'] for r in saved['results']}
+    assert by_round == {(m, r): r for m in models for r in range(2)}
+    assert not [p for p in tmp_path.iterdir() if p.suffix == '.tmp'], 'no temporary file left'
+
+
+@pytest.mark.skipif(real_mnist_dir() is None, reason='real MNIST not available')
+def test_end_to_end_on_real_mnist(tmp_path):
+    out = tmp_path / 'r.json'
+    models = ['cnn_ws_aux', 'cnn_2ch']
+    result = run_cli('--data_dir', real_mnist_dir(), '--rounds', '1', '--epochs', '1',
+                     '--models', ','.join(models), '--out', str(out))
+    saved = check_run(result, out, models, rounds=1, epochs=1)
+    digit_error = saved['results'][0]['test_digit_error']
+    assert digit_error < 50, 'one epoch of digit losses is far better than chance (90%)'

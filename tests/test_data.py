@@ -1,0 +1,92 @@
+"""The data API: shapes, dtypes, the target rule, reading MNIST files, clear failure."""
+
+import pytest
+import torch
+
+import dlc_practical_prologue as prologue
+from conftest import synthetic_digits
+
+
+def test_pairs_have_course_shapes_and_dtypes():
+    images, labels = synthetic_digits(100)
+    input, target, classes = prologue.mnist_to_pairs(30, images, labels)
+    assert input.shape == (30, 2, 14, 14) and input.dtype == torch.float32
+    assert target.shape == (30,) and target.dtype == torch.int64
+    assert classes.shape == (30, 2) and classes.dtype == torch.int64
+    assert set(target.tolist()) <= {0, 1}
+    assert classes.min() >= 0 and classes.max() <= 9
+
+
+def test_pairs_are_pooled_distinct_images_with_their_labels():
+    n = 40
+    # Image i is filled with the value i, so each pooled pixel names its source image.
+    images = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, 28, 28).clone()
+    labels = torch.arange(n) % 10
+    input, _, classes = prologue.mnist_to_pairs(n // 2, images, labels)
+    sources = input[:, :, 0, 0].long()
+    assert (input == input[:, :, :1, :1]).all(), 'each 14x14 image is one pooled source image'
+    assert sorted(sources.flatten().tolist()) == list(range(n)), 'all 2*nb images distinct'
+    assert torch.equal(classes, labels[sources])
+
+
+def test_pooling_averages_two_by_two_blocks():
+    image = torch.zeros(1, 1, 28, 28)
+    image[0, 0, 0, 0] = 4.0  # one pixel of the top-left 2x2 block
+    pairs, _, _ = prologue.mnist_to_pairs(1, torch.cat([image, image]), torch.tensor([3, 3]))
+    assert pairs[0, 0, 0, 0] == 1.0 and pairs[0, 0, 1:, :].abs().sum() == 0
+
+
+@pytest.mark.parametrize('first, second, expected', [(3, 5, 1), (5, 3, 0), (4, 4, 1), (0, 0, 1),
+                                                     (9, 0, 0), (0, 9, 1)])
+def test_target_rule_first_lesser_or_equal(first, second, expected):
+    assert prologue.pair_target(torch.tensor([[first, second]])).item() == expected
+
+
+def test_too_few_images_is_refused():
+    images, labels = synthetic_digits(10)
+    with pytest.raises(ValueError, match='20 images'):
+        prologue.mnist_to_pairs(10, images[:9], labels[:9])
+
+
+def test_one_hot_labels_course_convention():
+    out = prologue.convert_to_one_hot_labels(torch.zeros(3, 5), torch.tensor([0, 2, 1]))
+    assert out.tolist() == [[1, -1, -1], [-1, -1, 1], [-1, 1, -1]]
+
+
+def test_generate_pair_sets_reads_mnist_files(fake_mnist):
+    sets = prologue.generate_pair_sets(50, data_dir=str(fake_mnist),
+                                       generator=torch.Generator().manual_seed(0))
+    assert len(sets) == 6
+    assert [tuple(t.shape) for t in sets] == [(50, 2, 14, 14), (50,), (50, 2)] * 2
+    assert sets[0].max() <= 255 and sets[0].min() >= 0, 'no normalisation in the data API'
+    again = prologue.generate_pair_sets(50, data_dir=str(fake_mnist),
+                                        generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(sets, again)), 'the generator fixes the draw'
+
+
+def test_data_dir_follows_course_convention(monkeypatch):
+    monkeypatch.setenv('PYTORCH_DATA_DIR', '/somewhere')
+    assert prologue.resolve_data_dir() == '/somewhere'
+    assert prologue.resolve_data_dir('/explicit') == '/explicit'
+    monkeypatch.delenv('PYTORCH_DATA_DIR')
+    assert prologue.resolve_data_dir() == './data'
+
+
+def test_missing_data_gives_a_message_naming_folder_and_files(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    def offline(self):
+        raise RuntimeError('Error downloading train-images-idx3-ubyte.gz: no network')
+    monkeypatch.setattr(datasets.MNIST, 'download', offline)
+    with pytest.raises(prologue.MnistUnavailable) as caught:
+        prologue.load_mnist(str(tmp_path))
+    message = str(caught.value)
+    assert str(tmp_path / 'mnist' / 'MNIST' / 'raw') in message
+    assert all(name in message for name in prologue.MNIST_FILES)
+    assert 'PYTORCH_DATA_DIR' in message and '--data_dir' in message
+
+
+def test_import_does_not_read_the_command_line(monkeypatch):
+    import importlib
+    monkeypatch.setattr('sys.argv', ['test.py', '--rounds', '3', '--unknown'])
+    importlib.reload(prologue)  # the course's file would exit here on the unknown option

@@ -1,0 +1,81 @@
+"""The model family: registry, shapes, weight sharing, forward and backward."""
+
+import pytest
+import torch
+
+import models
+from models import MODELS, build_model, count_parameters
+
+REQUIRED = ['mlp', 'mlp_ws', 'mlp_aux', 'mlp_ws_aux', 'cnn', 'cnn_ws', 'cnn_aux', 'cnn_ws_aux',
+            'cnn_2ch', 'cnn_digits']
+
+
+def test_required_models_are_registered():
+    assert set(REQUIRED) <= set(MODELS)
+
+
+@pytest.mark.parametrize('name', list(MODELS))
+def test_forward_and_backward(name):
+    torch.manual_seed(0)
+    model = build_model(name)
+    x = torch.randn(6, 2, 14, 14)
+    pair_logits, digit_logits = model(x)
+    assert pair_logits.shape == (6, 2)
+    if name.endswith('_aux') or name == 'cnn_digits':
+        assert digit_logits.shape == (6, 2, 10)
+        loss = pair_logits.logsumexp(1).sum() + digit_logits.logsumexp(2).sum()
+    else:
+        assert digit_logits is None
+        loss = pair_logits.logsumexp(1).sum()
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize('encoder', ['mlp', 'cnn'])
+def test_weight_sharing_halves_the_tower_parameters(encoder):
+    separate, shared = build_model(encoder), build_model(encoder + '_ws')
+    assert count_parameters(separate.towers) == 2 * count_parameters(shared.towers)
+    assert count_parameters(separate.comparison) == count_parameters(shared.comparison)
+
+
+@pytest.mark.parametrize('base', ['mlp', 'mlp_ws', 'cnn', 'cnn_ws'])
+def test_auxiliary_loss_changes_the_loss_not_the_architecture(base):
+    assert count_parameters(build_model(base)) == count_parameters(build_model(base + '_aux'))
+
+
+def test_shared_tower_treats_both_images_alike():
+    torch.manual_seed(0)
+    model = build_model('cnn_ws_aux').eval()
+    x = torch.randn(5, 2, 14, 14)
+    _, digits = model(x)
+    _, swapped_digits = model(x.flip(1))
+    torch.testing.assert_close(digits, swapped_digits.flip(1))
+
+
+def test_two_channel_baseline_has_course_reference_size():
+    assert count_parameters(build_model('cnn_2ch')) == 70_906  # report 002, Table 1
+
+
+def test_cnn_family_is_comparable_to_the_course_reference():
+    for name in ['cnn_ws', 'cnn_ws_aux', 'cnn_digits', 'cnn_2ch']:
+        assert 60_000 <= count_parameters(build_model(name)) <= 80_000, name
+
+
+def test_argmax_comparison_compares_predicted_digits():
+    digit_logits = torch.full((4, 2, 10), -5.0)
+    for row, (a, b) in enumerate([(3, 5), (5, 3), (7, 7), (0, 9)]):
+        digit_logits[row, 0, a] = digit_logits[row, 1, b] = 5.0
+    decision = models.ArgmaxComparison()(digit_logits).argmax(1)
+    assert decision.tolist() == [1, 0, 1, 1]
+
+
+def test_digit_classifier_learns_no_comparison():
+    model = build_model('cnn_digits')
+    assert not model.learns_comparison and count_parameters(model.comparison) == 0
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(KeyError, match='cnn_ws_aux'):
+        build_model('resnet')

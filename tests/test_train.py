@@ -1,0 +1,112 @@
+"""The training loop on synthetic pairs: it learns, it is seeded, it keeps the test set out."""
+
+import pytest
+import torch
+
+import train
+from conftest import synthetic_pairs
+from models import build_model
+
+FAST = dict(epochs=8, batch_size=50, lr=1e-3, optimizer='adam', aux_weight=1.0)
+
+
+@pytest.mark.parametrize('name', ['mlp_ws_aux', 'cnn', 'cnn_2ch', 'cnn_digits'])
+def test_short_training_lowers_the_loss(name):
+    data = synthetic_pairs(200).normalised()
+    torch.manual_seed(0)
+    model = build_model(name)
+    before, _ = train.evaluate(model, data.train_input, data.train_target,
+                               data.train_classes, aux_weight=1.0)
+    history = train.train(model, data, generator=torch.Generator().manual_seed(0), **FAST)
+    after, _ = train.evaluate(model, data.train_input, data.train_target,
+                              data.train_classes, aux_weight=1.0)
+    assert after < 0.7 * before
+    assert history['train_loss'][-1] < history['train_loss'][0]
+    assert all(len(v) == FAST['epochs'] for v in history.values())
+
+
+def test_sgd_trains_too():
+    data = synthetic_pairs(200).normalised()
+    torch.manual_seed(0)
+    model = build_model('mlp_ws_aux')
+    settings = dict(FAST, optimizer='sgd', lr=0.05)
+    history = train.train(model, data, generator=torch.Generator().manual_seed(0), **settings)
+    assert history['train_loss'][-1] < 0.7 * history['train_loss'][0]
+
+
+def test_loss_is_target_plus_weighted_digit_losses():
+    torch.manual_seed(0)
+    model = build_model('mlp_ws_aux')
+    pair_logits, digit_logits = torch.randn(8, 2), torch.randn(8, 2, 10)
+    target, classes = torch.randint(0, 2, (8,)), torch.randint(0, 10, (8, 2))
+    ce = torch.nn.functional.cross_entropy
+    expected = (ce(pair_logits, target)
+                + 0.3 * (ce(digit_logits[:, 0], classes[:, 0]) + ce(digit_logits[:, 1], classes[:, 1])))
+    loss = train.pair_loss(model, (pair_logits, digit_logits), target, classes, aux_weight=0.3)
+    torch.testing.assert_close(loss, expected)
+
+
+def test_digit_classifier_trains_on_digit_labels_only():
+    model = build_model('cnn_digits')
+    pair_logits, digit_logits = torch.randn(8, 2), torch.randn(8, 2, 10)
+    classes = torch.randint(0, 10, (8, 2))
+    a = train.pair_loss(model, (pair_logits, digit_logits), torch.zeros(8, dtype=torch.long),
+                        classes, 1.0)
+    b = train.pair_loss(model, (pair_logits, digit_logits), torch.ones(8, dtype=torch.long),
+                        classes, 1.0)
+    torch.testing.assert_close(a, b)
+
+
+def test_evaluate_restores_the_training_mode():
+    data = synthetic_pairs(20)
+    model = build_model('cnn_ws_aux').train()
+    train.evaluate(model, data.test_input, data.test_target, data.test_classes, 1.0)
+    assert model.training
+    model.eval()
+    train.evaluate(model, data.test_input, data.test_target, data.test_classes, 1.0)
+    assert not model.training
+
+
+def test_normalisation_uses_training_statistics_only():
+    data = synthetic_pairs(50)
+    shifted = data._replace(test_input=data.test_input + 100.0).normalised()
+    plain = data.normalised()
+    assert torch.equal(shifted.train_input, plain.train_input)
+    assert abs(float(plain.train_input.mean())) < 1e-4
+    assert abs(float(plain.train_input.std()) - 1) < 1e-4
+
+
+def test_run_once_is_reproducible_and_reports_metrics():
+    data = synthetic_pairs(100)
+    overrides = dict(epochs=2)
+    first = train.run_once('cnn_ws_aux', data, seed=7, overrides=overrides)
+    second = train.run_once('cnn_ws_aux', data, seed=7, overrides=overrides)
+    for key in ('train_error', 'test_error', 'test_digit_error', 'history', 'params'):
+        assert first[key] == second[key], key
+    assert 0 <= first['test_error'] <= 100 and first['train_time_s'] > 0
+    other = train.run_once('cnn_ws_aux', data, seed=8, overrides=overrides)
+    assert other['history'] != first['history'], 'another seed gives another run'
+
+
+def test_test_labels_do_not_influence_training():
+    data = synthetic_pairs(100)
+    scrambled = data._replace(test_target=1 - data.test_target,
+                              test_classes=data.test_classes.flip(1))
+    runs = []
+    for d in (data, scrambled):
+        torch.manual_seed(3)
+        model = build_model('cnn_aux')
+        train.train(model, d.normalised(), generator=torch.Generator().manual_seed(3), **FAST)
+        runs.append(model.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_settings_layering():
+    assert train.model_settings('cnn')['epochs'] == train.DEFAULTS['epochs']
+    assert train.model_settings('cnn', dict(epochs=3, lr=None))['epochs'] == 3
+    assert train.model_settings('cnn', dict(lr=None))['lr'] == train.DEFAULTS['lr']
+
+
+def test_unknown_optimizer_is_refused():
+    with pytest.raises(ValueError, match='adam'):
+        train.make_optimizer('rmsprop', build_model('mlp').parameters(), 0.1)
