@@ -12,7 +12,9 @@ Examples:
 """
 
 import argparse
+import multiprocessing
 import os
+import signal
 import sys
 import time
 
@@ -68,6 +70,18 @@ def parse_args(argv=None):
     parser.add_argument('--out', default=None, metavar='FILE.json',
                         help='write config and per-round results (with histories) to this JSON, '
                              'rewritten after every model-round (default: none)')
+    parser.add_argument('--validation', type=positive_int, default=None, metavar='N',
+                        help='hold out the last N of the training pairs and report error on '
+                             'them instead of on the test pairs, which are then never used: '
+                             'for model and hyper-parameter choices (default: off)')
+    parser.add_argument('--workers', type=positive_int, default=None,
+                        help='processes training model-rounds side by side, one thread each; '
+                             '1 trains in this process with torch\'s default threads '
+                             '(default: the number of cores on cpu, 1 on cuda)')
+    parser.add_argument('--curves', action='store_true',
+                        help='also measure test loss and error after every epoch, for learning '
+                             'curves (about a quarter more time; default: train history per '
+                             'epoch, test error at the end)')
     parser.add_argument('--list', action='store_true',
                         help='list the models with parameter counts and descriptions, and exit')
     parser.add_argument('--quiet', action='store_true', help='no progress lines on stderr (default: one line per model-round)')
@@ -76,6 +90,12 @@ def parse_args(argv=None):
         args.device = choose_device(args.device)
     except ValueError as error:
         parser.error(str(error))
+    if args.validation is not None and args.validation >= PAIRS:
+        parser.error(f'--validation {args.validation}: must leave training pairs (below {PAIRS})')
+    if args.workers is None:
+        args.workers = (os.cpu_count() or 1) if args.device == 'cpu' else 1
+    if args.device == 'cuda' and args.workers > 1:
+        parser.error('--workers above 1 is for the CPU; on cuda one process uses the GPU')
     if args.out is not None:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not args.out.endswith('.json'):
@@ -90,15 +110,41 @@ def list_models():
         print(f'{name:12s} {count_parameters(build_model(name)):>9,d}  {spec.description}')
 
 
-def draw_pairs(mnist, seed):
-    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`."""
+def draw_pairs(mnist, seed, validation=None):
+    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`; with
+    `validation`, the last that many train pairs replace the test pairs."""
     generator = torch.Generator().manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = mnist
-    return PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
-                    *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
+    pairs = PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
+                     *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
+    return pairs if validation is None else pairs.validation_split(validation)
 
 
-def results_table(models, results):
+def _start_worker():
+    torch.set_num_threads(1)  # the workers share the cores, one each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _run_job(job):
+    round_index, name, pairs, seed, overrides, device, curves = job
+    return dict(round=round_index, **run_once(name, pairs, seed, overrides, device, curves))
+
+
+def run_jobs(jobs, workers):
+    """Results of the jobs, in order, computed by `workers` processes (or here if 1)."""
+    if workers == 1:
+        yield from map(_run_job, jobs)
+        return
+    # spawn, not fork: a forked child of a process that already ran OpenMP can hang.
+    pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_start_worker)
+    try:
+        yield from pool.imap(_run_job, jobs)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def results_table(models, results, held_out='test'):
     rows = []
     for name in models:
         runs = [r for r in results if r['model'] == name]
@@ -108,7 +154,7 @@ def results_table(models, results):
                      format_mean_std(r['train_error'] for r in runs),
                      format_mean_std(r['test_error'] for r in runs),
                      format_mean_std((r['train_time_s'] for r in runs), digits=2)])
-    header = ['model', 'params', 'rounds', 'train err %', 'test err %', 'train s/round']
+    header = ['model', 'params', 'rounds', 'train err %', f'{held_out} err %', 'train s/round']
     return format_table(header, rows, '<>>>>>')
 
 
@@ -127,36 +173,43 @@ def main(argv=None):
         return 1
 
     config = dict(models=args.models, rounds=args.rounds, seed=args.seed, device=args.device,
-                  pairs=PAIRS, error_unit='percent of pairs',
+                  workers=args.workers, curves=args.curves, pairs=PAIRS,
+                  held_out=('test pairs' if args.validation is None else
+                            f'validation: the last {args.validation} training pairs'),
+                  error_unit='percent of pairs',
                   settings={name: model_settings(name, overrides) for name in args.models},
                   environment=environment())
     results = []
     started = time.perf_counter()
     interrupted = False
+    # Round r's pairs are drawn once, from seed S+r, and shared by every model.
+    jobs = [(round_index, name, pairs, args.seed + round_index, overrides, args.device,
+             args.curves)
+            for round_index in range(args.rounds)
+            for pairs in [draw_pairs(mnist, args.seed + round_index,
+                                     args.validation).to(args.device)]
+            for name in args.models]
     try:
-        for round_index in range(args.rounds):
-            seed = args.seed + round_index
-            pairs = draw_pairs(mnist, seed).to(args.device)
-            for name in args.models:
-                result = dict(round=round_index, **run_once(name, pairs, seed, overrides,
-                                                            args.device))
-                results.append(result)
-                if not args.quiet:
-                    print(f"[{time.perf_counter() - started:6.1f} s] round {round_index + 1}/"
-                          f"{args.rounds} {name:12s} test error {result['test_error']:5.1f}%  "
-                          f"({result['train_time_s']:.2f} s)", file=sys.stderr, flush=True)
-                if args.out:
-                    write_json_atomic(args.out, dict(config=config, results=results))
+        for result in run_jobs(jobs, args.workers):
+            results.append(result)
+            if not args.quiet:
+                print(f"[{time.perf_counter() - started:6.1f} s] {len(results)}/{len(jobs)} "
+                      f"round {result['round'] + 1} {result['model']:12s} held-out error "
+                      f"{result['test_error']:5.1f}%  ({result['train_time_s']:.2f} s)",
+                      file=sys.stderr, flush=True)
+            if args.out:
+                write_json_atomic(args.out, dict(config=config, results=results))
     except KeyboardInterrupt:
         interrupted = True
         print('\ninterrupted: the table below holds the completed rounds only', file=sys.stderr)
 
     elapsed = time.perf_counter() - started
     env = config['environment']
-    print(f"{len(results)} model-rounds, {args.rounds} rounds planned, seed {args.seed}, "
-          f"device {args.device}, torch {env['torch']}, {env['torch_threads']} threads, "
+    threads = '1 thread each' if args.workers > 1 else f"{env['torch_threads']} threads"
+    print(f"{len(results)} model-rounds of {len(jobs)}, seed {args.seed}, device {args.device}, "
+          f"{args.workers} worker(s) with {threads}, torch {env['torch']}, "
           f"{elapsed:.0f} s in all")
-    print(results_table(args.models, results))
+    print(results_table(args.models, results, 'test' if args.validation is None else 'val'))
     if args.out:
         print(f'results written to {args.out}')
     return 130 if interrupted else 0

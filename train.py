@@ -44,6 +44,17 @@ class PairSets(NamedTuple):
     def to(self, device):
         return PairSets(*(t.to(device) for t in self))
 
+    def validation_split(self, n_val):
+        """The training pairs split in two: the first pairs train, the last `n_val`
+        take the place of the test pairs. The real test pairs are dropped, so a
+        choice made on this split never sees them."""
+        n_train = self.train_input.size(0) - n_val
+        if not 0 < n_train < self.train_input.size(0):
+            raise ValueError(f'a validation split of {n_val} needs 1..{self.train_input.size(0) - 1}')
+        head = (self.train_input[:n_train], self.train_target[:n_train], self.train_classes[:n_train])
+        tail = (self.train_input[n_train:], self.train_target[n_train:], self.train_classes[n_train:])
+        return PairSets(*head, *tail)
+
     def normalised(self):
         """Both inputs standardised with the training inputs' statistics only."""
         mean, std = self.train_input.mean(), self.train_input.std()
@@ -98,15 +109,18 @@ def make_optimizer(name, parameters, lr):
     raise ValueError(f'unknown optimizer {name!r}; known: {", ".join(OPTIMIZERS)}')
 
 
-def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generator=None):
+def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generator=None,
+          curves=True):
     """Train `model` on data.train_* and return the per-epoch history.
 
     Train loss and error are averaged over the epoch's batches as they are
-    trained; test loss and error are measured after each epoch in eval mode.
+    trained (free); with `curves`, test loss and error are also measured after
+    each epoch in eval mode (about a quarter more time).
     """
     opt = make_optimizer(optimizer, model.parameters(), lr)
     n = data.train_input.size(0)
-    history = {key: [] for key in ('train_loss', 'train_error', 'test_loss', 'test_error')}
+    keys = ('train_loss', 'train_error') + (('test_loss', 'test_error') if curves else ())
+    history = {key: [] for key in keys}
     model.train()
     for _ in range(epochs):
         # Accumulated on the device and read once per epoch: no per-batch host sync.
@@ -125,6 +139,8 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generat
             wrong += (outputs[0].detach().argmax(1) != target).sum()
         history['train_loss'].append(float(loss_sum) / n)
         history['train_error'].append(100.0 * float(wrong) / n)
+        if not curves:
+            continue
         test_loss, test_error = evaluate(model, data.test_input, data.test_target,
                                          data.test_classes, aux_weight)
         history['test_loss'].append(test_loss)
@@ -139,18 +155,37 @@ def model_settings(name, overrides=None):
     return settings
 
 
-def run_once(name, data, seed, overrides=None, device='cpu'):
+_warmed_up = set()
+
+
+def warm_up(name, data, settings, device):
+    """Train a throwaway copy of model `name` for two steps, once per process, so
+    that one-time costs (kernel selection, allocations) stay out of the timing."""
+    if (name, device) in _warmed_up:
+        return
+    model = build_model(name).to(device, memory_format=torch.channels_last)
+    batch = slice(0, settings['batch_size'])
+    few = data._replace(train_input=data.train_input[batch], train_target=data.train_target[batch],
+                        train_classes=data.train_classes[batch])
+    train(model, few, **dict(settings, epochs=2), curves=False)
+    _warmed_up.add((name, device))
+
+
+def run_once(name, data, seed, overrides=None, device='cpu', curves=True):
     """Build model `name` with seed `seed`, train it on `data` (raw PairSets,
     on `device`) and return its metrics: errors in % of pairs."""
     settings = model_settings(name, overrides)
     data = data.normalised()
+    warm_up(name, data, settings, device)
     torch.manual_seed(seed)  # the weight initialisation
-    model = build_model(name).to(device)
+    # Channels-last convolutions train about 1.6x faster on CPU (cnn_2ch, 25 epochs,
+    # one thread: 4.1 s -> 2.5 s); Linear layers are unaffected.
+    model = build_model(name).to(device, memory_format=torch.channels_last)
     shuffle = torch.Generator().manual_seed(seed)
     if device != 'cpu':
         torch.cuda.synchronize()
     start = time.perf_counter()
-    history = train(model, data, generator=shuffle, **settings)
+    history = train(model, data, generator=shuffle, curves=curves, **settings)
     if device != 'cpu':
         torch.cuda.synchronize()
     train_time = time.perf_counter() - start

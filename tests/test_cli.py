@@ -87,7 +87,7 @@ def test_missing_data_exits_1_with_a_message(tmp_path):
     assert 'Traceback' not in result.stderr
 
 
-def check_run(result, out, models, rounds, epochs):
+def check_run(result, out, models, rounds, epochs, curves=False):
     assert result.returncode == 0, result.stderr
     table = result.stdout
     for name in models:
@@ -97,7 +97,8 @@ def check_run(result, out, models, rounds, epochs):
     assert len(saved['results']) == len(models) * rounds
     for row in saved['results']:
         assert {'params', 'train_error', 'test_error', 'train_time_s', 'history'} <= set(row)
-        assert len(row['history']['test_error']) == epochs
+        assert len(row['history']['train_error']) == epochs
+        assert len(row['history'].get('test_error', [])) == (epochs if curves else 0)
         assert 0 <= row['test_error'] <= 100
     return saved
 
@@ -106,12 +107,23 @@ def test_small_run_on_synthetic_mnist_writes_table_and_json(fake_mnist, tmp_path
     out = tmp_path / 'r.json'
     models = ['mlp_ws_aux', 'cnn_digits']
     result = run_cli('--data_dir', str(fake_mnist), '--rounds', '2', '--epochs', '2',
-                     '--models', ','.join(models), '--out', str(out), '--quiet')
-    saved = check_run(result, out, models, rounds=2, epochs=2)
+                     '--models', ','.join(models), '--out', str(out), '--quiet', '--curves')
+    saved = check_run(result, out, models, rounds=2, epochs=2, curves=True)
     assert result.stderr == '', '--quiet prints no progress'
     by_round = {(r['model'], r['round']): r['seed'] for r in saved['results']}
     assert by_round == {(m, r): r for m in models for r in range(2)}
     assert not [p for p in tmp_path.iterdir() if p.suffix == '.tmp'], 'no temporary file left'
+
+
+def test_validation_split_never_uses_the_test_pairs(fake_mnist, tmp_path):
+    out = tmp_path / 'v.json'
+    result = run_cli('--data_dir', str(fake_mnist), '--rounds', '1', '--epochs', '1',
+                     '--models', 'mlp_ws', '--validation', '200', '--out', str(out),
+                     '--workers', '1')
+    assert result.returncode == 0, result.stderr
+    assert 'val err %' in result.stdout and 'test err %' not in result.stdout
+    config = json.loads(out.read_text())['config']
+    assert config['held_out'] == 'validation: the last 200 training pairs'
 
 
 @pytest.mark.skipif(real_mnist_dir() is None, reason='real MNIST not available')

@@ -101,6 +101,25 @@ def test_test_labels_do_not_influence_training():
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
+def test_validation_split_holds_out_training_pairs_only():
+    data = synthetic_pairs(100)
+    split = data.validation_split(30)
+    assert split.train_input.shape[0] == 70 and split.test_input.shape[0] == 30
+    assert torch.equal(split.test_input, data.train_input[70:])
+    assert torch.equal(split.test_classes, data.train_classes[70:])
+    with pytest.raises(ValueError):
+        data.validation_split(100)
+
+
+def test_curves_flag_adds_test_history():
+    data = synthetic_pairs(50).normalised()
+    model = build_model('mlp')
+    history = train.train(model, data, curves=False, **dict(FAST, epochs=2))
+    assert set(history) == {'train_loss', 'train_error'}
+    history = train.train(model, data, curves=True, **dict(FAST, epochs=2))
+    assert len(history['test_error']) == 2
+
+
 def test_settings_layering():
     assert train.model_settings('cnn')['epochs'] == train.DEFAULTS['epochs']
     assert train.model_settings('cnn', dict(epochs=3, lr=None))['epochs'] == 3
