@@ -87,7 +87,10 @@ def write_json_atomic(path, obj):
     reader never sees a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path), suffix='.tmp')
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; results are for sharing
         with os.fdopen(fd, 'w') as f:
             json.dump(obj, f, indent=1)
             f.write('\n')
