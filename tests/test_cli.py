@@ -135,3 +135,15 @@ def test_end_to_end_on_real_mnist(tmp_path):
     saved = check_run(result, out, models, rounds=1, epochs=1)
     digit_error = saved['results'][0]['test_digit_error']
     assert digit_error < 50, 'one epoch of digit losses is far better than chance (90%)'
+
+
+def test_bench_reports_speed_and_same_errors(fake_mnist):
+    result = subprocess.run([sys.executable, str(ROOT / 'bench.py'), '--data_dir', str(fake_mnist),
+                             '--epochs', '1', '--repeats', '1', '--no_suite', '--json'],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ('reference_s', 'project_s', 'speedup', 'gflops', 'ceiling_gflops'):
+        assert summary[key] > 0, key
+    assert summary['speedup'] == pytest.approx(summary['reference_s'] / summary['project_s'])
+    assert 'speedup:' in result.stdout

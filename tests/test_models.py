@@ -79,3 +79,8 @@ def test_digit_classifier_learns_no_comparison():
 def test_unknown_model_lists_known_ones():
     with pytest.raises(KeyError, match='cnn_ws_aux'):
         build_model('resnet')
+
+
+def test_bench_reference_is_the_same_model_as_cnn_2ch():
+    import bench
+    assert count_parameters(bench.ReferenceNet()) == count_parameters(build_model('cnn_2ch'))

@@ -1,0 +1,216 @@
+"""Speed benchmark: the reports' training loop against this project's, on one thread.
+
+Both train the course's reference convnet (report 002's model 1, `cnn_2ch`,
+70,906 parameters) for 25 epochs at batch 100 with Adam on the same pairs:
+
+  reference  the loop as the reports write it: a DataLoader over a
+             TensorDataset with shuffle, `.item()` on every batch's loss, and
+             train and test evaluation (in batches of 100) after every epoch
+  project    train.run_once: tensors indexed directly, channels-last
+             convolutions, no per-batch host sync, one test evaluation at the end
+
+Each is run `--repeats` times, alternating, on seeds S, S+1, ... (same pairs
+and initial weights for both); the medians are compared. The achieved GFLOP/s
+are counted with torch's FlopCounterMode and set against this core's measured
+float32 matmul rate, the ceiling. Then every model of the default suite trains
+one round, for the time per model-round.
+
+Example:
+    PYTORCH_DATA_DIR=../shared/data python bench.py            # table
+    PYTORCH_DATA_DIR=../shared/data python bench.py --json     # + one JSON line
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+import dlc_practical_prologue as prologue
+from models import DEFAULT_SUITE, build_model
+from train import DEFAULTS, pair_loss, run_once
+from utils import environment, format_table, positive_int
+
+BENCH_MODEL = 'cnn_2ch'
+
+
+class ReferenceNet(nn.Module):
+    """Report 002's model 1, written as the reports write their models."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 32, kernel_size=3)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
+        self.fc1 = nn.Linear(256, 200)
+        self.fc2 = nn.Linear(200, 2)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), kernel_size=2))
+        x = F.relu(F.max_pool2d(self.conv2(x), kernel_size=2))
+        x = F.relu(self.fc1(x.view(-1, 256)))
+        return self.fc2(x)
+
+
+def reference_errors(model, loader, criterion):
+    """Loss and error % over a DataLoader, batch by batch, as the reports do."""
+    model.eval()
+    total_loss, wrong, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for inputs, targets in loader:
+            outputs = model(inputs)
+            total_loss += criterion(outputs, targets).item()
+            wrong += (outputs.argmax(1) != targets).sum().item()
+            seen += targets.size(0)
+    return total_loss / len(loader), 100.0 * wrong / seen
+
+
+def reference_run(data, seed, epochs, batch_size, lr):
+    """(training seconds, final test error %) of the reports' loop."""
+    torch.manual_seed(seed)
+    model = ReferenceNet()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    train_loader = DataLoader(TensorDataset(data.train_input, data.train_target),
+                              batch_size=batch_size, shuffle=True)
+    test_loader = DataLoader(TensorDataset(data.test_input, data.test_target),
+                             batch_size=batch_size)
+    history = []
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        running_loss = 0.0
+        for inputs, targets in train_loader:
+            optimizer.zero_grad()
+            loss = criterion(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+        history.append((running_loss / len(train_loader),
+                        reference_errors(model, train_loader, criterion),
+                        reference_errors(model, test_loader, criterion)))
+    elapsed = time.perf_counter() - start
+    return elapsed, history[-1][2][1]
+
+
+def matmul_ceiling(size=1024, repeats=7):
+    """Median float32 matmul rate of this thread, in GFLOP/s."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        rates.append(10 * 2 * size ** 3 / (time.perf_counter() - start) / 1e9)
+    return statistics.median(rates)
+
+
+def training_flops(name, data, epochs, batch_size):
+    """Floating-point operations of forward + backward over `epochs` epochs."""
+    model = build_model(name)
+    batch = slice(0, batch_size)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        outputs = model(data.train_input[batch])
+        pair_loss(model, outputs, data.train_target[batch], data.train_classes[batch],
+                  1.0).backward()
+    steps = epochs * -(-data.train_input.size(0) // batch_size)
+    return counter.get_total_flops() * steps
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Time the reports\' training loop against ours.')
+    parser.add_argument('--repeats', type=positive_int, default=3,
+                        help='runs of each loop; medians are compared (default: %(default)s)')
+    parser.add_argument('--epochs', type=positive_int, default=DEFAULTS['epochs'],
+                        help='(default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0, help='(default: %(default)s)')
+    parser.add_argument('--data_dir', default=None,
+                        help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
+    parser.add_argument('--no_suite', action='store_true',
+                        help='skip the per-model timing of the default suite')
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object with the results on the last line')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    # Imported here: test.py is the driver, and its draw_pairs is the one round-data rule.
+    from test import draw_pairs
+    try:
+        mnist = (prologue.load_mnist(args.data_dir, train=True),
+                 prologue.load_mnist(args.data_dir, train=False))
+    except prologue.MnistUnavailable as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+
+    settings = dict(epochs=args.epochs)
+    ceiling = matmul_ceiling()
+    reference, project = [], []
+    for i in range(args.repeats):
+        seed = args.seed + i
+        pairs = draw_pairs(mnist, seed)
+        normalised = pairs.normalised()
+        if i == 0:  # untimed warm-up of the reference, as run_once warms up its own
+            reference_run(normalised, seed, 1, DEFAULTS['batch_size'], DEFAULTS['lr'])
+        reference.append(reference_run(normalised, seed, args.epochs, DEFAULTS['batch_size'],
+                                       DEFAULTS['lr']))
+        result = run_once(BENCH_MODEL, pairs, seed, settings)
+        project.append((result['train_time_s'], result['test_error']))
+        print(f'repeat {i + 1}/{args.repeats}: reference {reference[-1][0]:.2f} s, '
+              f'project {project[-1][0]:.2f} s', file=sys.stderr, flush=True)
+
+    reference_s = statistics.median(t for t, _ in reference)
+    project_s = statistics.median(t for t, _ in project)
+    flops = training_flops(BENCH_MODEL, draw_pairs(mnist, args.seed).normalised(),
+                           args.epochs, DEFAULTS['batch_size'])
+    samples = args.epochs * 1000
+    rows = []
+    for label, seconds, runs in (('reference loop (DataLoader, .item(), eval every epoch)',
+                                  reference_s, reference),
+                                 ('project (train.run_once)', project_s, project)):
+        errors = [e for _, e in runs]
+        rows.append([label, f'{seconds:.2f}', f'{samples / seconds:,.0f}',
+                     f'{flops / seconds / 1e9:.1f}', f'{100 * flops / seconds / 1e9 / ceiling:.0f}%',
+                     f'{statistics.fmean(errors):.1f}'])
+    env = environment()
+    print(f'{BENCH_MODEL}, {args.epochs} epochs, batch {DEFAULTS["batch_size"]}, Adam, 1 thread, '
+          f'medians of {args.repeats}; torch {env["torch"]}, {env["machine"]}; '
+          f'training = {flops / 1e9:.1f} GFLOP; matmul ceiling {ceiling:.1f} GFLOP/s')
+    print(format_table(['loop', 'seconds', 'samples/s', 'GFLOP/s', 'of ceiling', 'test err %'],
+                       rows, '<>>>>>'))
+    speedup = reference_s / project_s
+    print(f'speedup: {speedup:.2f}x')
+
+    summary = dict(model=BENCH_MODEL, epochs=args.epochs, repeats=args.repeats, threads=1,
+                   reference_s=reference_s, project_s=project_s, speedup=speedup,
+                   gflop=flops / 1e9, gflops=flops / project_s / 1e9,
+                   reference_gflops=flops / reference_s / 1e9, ceiling_gflops=ceiling,
+                   reference_test_error=[e for _, e in reference],
+                   project_test_error=[e for _, e in project], environment=env)
+    if not args.no_suite:
+        pairs = draw_pairs(mnist, args.seed)
+        suite = {name: run_once(name, pairs, args.seed, settings)['train_time_s']
+                 for name in DEFAULT_SUITE}
+        print(format_table(['model', 'train s (1 round, 1 thread)'],
+                           [[name, f'{s:.2f}'] for name, s in suite.items()], '<>'))
+        per_round = statistics.fmean(suite.values())
+        print(f'default suite: {sum(suite.values()):.1f} s per round on one thread, '
+              f'{per_round:.2f} s per model-round')
+        summary.update(suite_s=suite, suite_s_per_model_round=per_round)
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
