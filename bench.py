@@ -18,6 +18,7 @@ one round, for the time per model-round.
 Example:
     PYTORCH_DATA_DIR=../shared/data python bench.py            # table
     PYTORCH_DATA_DIR=../shared/data python bench.py --json     # + one JSON line
+    PYTORCH_DATA_DIR=../shared/data python bench.py --variants --no_suite --repeats 1
 """
 
 import argparse
@@ -125,6 +126,73 @@ def training_flops(name, data, epochs, batch_size):
     return counter.get_total_flops() * steps
 
 
+def step_time(name, data, channels_last=True, onednn=True, steps=60, batch_size=100):
+    """Median milliseconds of one training step (forward, backward, Adam) of `name`."""
+    torch.backends.mkldnn.enabled = onednn
+    try:
+        model = build_model(name)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        times = []
+        for step in range(10 + steps):
+            batch = slice(step * batch_size % 1000, step * batch_size % 1000 + batch_size)
+            start = time.perf_counter()
+            outputs = model(data.train_input[batch])
+            loss = pair_loss(model, outputs, data.train_target[batch], data.train_classes[batch], 1.0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - start)
+        return 1e3 * statistics.median(times[10:])
+    finally:
+        torch.backends.mkldnn.enabled = True
+
+
+def vmap_step_time(name, data, rounds=10, steps=20, batch_size=100):
+    """Median milliseconds per round of one step that trains `rounds` copies of
+    `name` at once (torch.func: stacked parameters, vmap over grad)."""
+    import copy
+    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+    copies = [build_model(name).to(memory_format=torch.channels_last) for _ in range(rounds)]
+    params, buffers = stack_module_state(copies)
+    skeleton = copy.deepcopy(copies[0]).to('meta')
+
+    def loss_of(p, b, inputs, target, classes):
+        return pair_loss(skeleton, functional_call(skeleton, (p, b), (inputs,)), target, classes, 1.0)
+
+    step_fn = vmap(grad_and_value(loss_of))
+    leaves = [p.detach().requires_grad_(False) for p in params.values()]
+    params = dict(zip(params, leaves))
+    optimizer = torch.optim.Adam(leaves, lr=1e-3)
+    stacked = [t.unsqueeze(0).expand(rounds, *t.shape)
+               for t in (data.train_input, data.train_target, data.train_classes)]
+    times = []
+    for step in range(3 + steps):
+        batch = slice(step * batch_size % 1000, step * batch_size % 1000 + batch_size)
+        start = time.perf_counter()
+        grads, _ = step_fn(params, buffers, *(t[:, batch] for t in stacked))
+        for leaf, key in zip(leaves, params):
+            leaf.grad = grads[key]
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times[3:]) / rounds
+
+
+def variants_table(data):
+    """Step time of the kept setting against the alternatives that were measured."""
+    rows = []
+    for name in ('cnn_2ch', 'cnn_ws_aux', 'mlp_ws_aux'):
+        kept = step_time(name, data)
+        others = [step_time(name, data, channels_last=False),
+                  step_time(name, data, channels_last=False, onednn=False),
+                  vmap_step_time(name, data)]
+        rows.append([name, f'{kept:.2f}'] + [f'{t:.2f} ({t / kept:.2f}x)' for t in others])
+    header = ['model', 'channels-last (kept)', 'NCHW', 'NCHW, no oneDNN', 'vmap 10 rounds, per round']
+    return format_table(header, rows, '<>>>>')
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Time the reports\' training loop against ours.')
     parser.add_argument('--repeats', type=positive_int, default=3,
@@ -136,6 +204,10 @@ def parse_args(argv=None):
                         help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
     parser.add_argument('--no_suite', action='store_true',
                         help='skip the per-model timing of the default suite')
+    parser.add_argument('--variants', action='store_true',
+                        help='also time one training step (ms, median) of the kept setting '
+                             'against NCHW, NCHW without oneDNN, and all 10 rounds at once '
+                             'with torch.func.vmap')
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object with the results on the last line')
     return parser.parse_args(argv)
@@ -207,6 +279,9 @@ def main(argv=None):
         print(f'default suite: {sum(suite.values()):.1f} s per round on one thread, '
               f'{per_round:.2f} s per model-round')
         summary.update(suite_s=suite, suite_s_per_model_round=per_round)
+    if args.variants:
+        print('one training step, batch 100, 1 thread, ms (median of 60; vmap: of 20, per round):')
+        print(variants_table(draw_pairs(mnist, args.seed).normalised()))
     if args.json:
         print(json.dumps(summary))
     return 0
