@@ -21,7 +21,7 @@ import time
 import torch
 
 import dlc_practical_prologue as prologue
-from models import DEFAULT_SUITE, MODELS, build_model, count_parameters
+from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
 from train import DEFAULTS, OPTIMIZERS, PairSets, model_settings, run_once
 from utils import (choose_device, environment, format_mean_std, format_table,
                    non_negative_float, positive_float, positive_int, write_json_atomic)
@@ -30,23 +30,26 @@ PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
 
 
 def model_list(text):
-    """argparse type: comma-separated registered model names."""
+    """argparse type: comma-separated model names or group names (main, reports, r000...)."""
     names = [name.strip() for name in text.split(',') if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError('no model named')
-    unknown = [name for name in names if name not in MODELS]
+    unknown = [name for name in names if name not in MODELS and name not in GROUPS]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f'unknown model {", ".join(map(repr, unknown))}; known: {", ".join(MODELS)}')
-    return list(dict.fromkeys(names))  # drop repeats, keep order
+            f'unknown model {", ".join(map(repr, unknown))}; known groups: {", ".join(GROUPS)}; '
+            f'known models: {", ".join(MODELS)}')
+    expanded = [member for name in names for member in GROUPS.get(name, [name])]
+    return list(dict.fromkeys(expanded))  # drop repeats, keep order
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train and compare digit-pair models over several rounds.')
     parser.add_argument('--models', type=model_list, default=DEFAULT_SUITE,
-                        help='comma-separated model names (see --list; default: the 10 models '
-                             'of the main comparison, ' + ','.join(DEFAULT_SUITE) + ')')
+                        help='comma-separated model or group names (see --list). Groups: main '
+                             '(the default: ' + ','.join(DEFAULT_SUITE) + '), reports (every '
+                             'report\'s systems), r000 ... r004 (one report\'s)')
     parser.add_argument('--rounds', type=positive_int, default=10,
                         help='rounds per model; each draws new data and weights (default: %(default)s)')
     parser.add_argument('--epochs', type=positive_int, default=None,
@@ -106,8 +109,11 @@ def parse_args(argv=None):
 
 
 def list_models():
+    width = max(map(len, MODELS))
     for name, spec in MODELS.items():
-        print(f'{name:12s} {count_parameters(build_model(name)):>9,d}  {spec.description}')
+        print(f'{name:{width}s} {count_parameters(build_model(name)):>9,d}  {spec.description}')
+    print('groups: ' + '; '.join(f'{group} ({len(members)} models)'
+                                 for group, members in GROUPS.items()))
 
 
 def draw_pairs(mnist, seed, validation=None):

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from dlc_practical_prologue import pair_target
 from models import DIGITS, MODELS, build_model, count_parameters
 
 # Course-like hyper-parameters: the brief's 25 epochs, Adam at its default rate.
@@ -26,10 +27,16 @@ DEFAULTS = dict(
     epochs=25,         # passes over the 1000 training pairs
     batch_size=100,    # pairs per gradient step
     lr=1e-3,           # learning rate
-    optimizer='adam',  # 'adam' or 'sgd' (SGD uses momentum 0.9)
+    optimizer='adam',  # 'adam' or 'sgd'
+    momentum=0.9,      # SGD only
+    target_weight=1.0, # weight of the pair-target loss
     aux_weight=1.0,    # weight of the two auxiliary digit losses
+    swap=None,         # None, or double the training pairs by swapping the images:
+                       # 'recompute' the target from the swapped digits, or 'flip' it
+                       # (report 003's rule, wrong for equal digits)
 )
 OPTIMIZERS = ('adam', 'sgd')
+SWAP_RULES = (None, 'recompute', 'flip')
 
 
 class PairSets(NamedTuple):
@@ -55,6 +62,22 @@ class PairSets(NamedTuple):
         tail = (self.train_input[n_train:], self.train_target[n_train:], self.train_classes[n_train:])
         return PairSets(*head, *tail)
 
+    def doubled_by_swapping(self, rule):
+        """The training pairs plus each pair with its two images swapped. The
+        swapped target is recomputed from the swapped digits ('recompute'), or
+        taken as 1 - target ('flip'), which is wrong for equal digits: both
+        orders then satisfy <=."""
+        classes = self.train_classes.flip(1)
+        if rule == 'recompute':
+            target = pair_target(classes)
+        elif rule == 'flip':
+            target = 1 - self.train_target
+        else:
+            raise ValueError(f'unknown swap rule {rule!r}; known: recompute, flip')
+        return self._replace(train_input=torch.cat((self.train_input, self.train_input.flip(1))),
+                             train_target=torch.cat((self.train_target, target)),
+                             train_classes=torch.cat((self.train_classes, classes)))
+
     def normalised(self):
         """Both inputs standardised with the training inputs' statistics only."""
         mean, std = self.train_input.mean(), self.train_input.std()
@@ -62,10 +85,11 @@ class PairSets(NamedTuple):
                              test_input=(self.test_input - mean) / std)
 
 
-def pair_loss(model, outputs, target, classes, aux_weight):
-    """The training objective of `model` on one batch (a 0-d tensor)."""
+def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0):
+    """The training objective of `model` on one batch (a 0-d tensor):
+    target_weight * L_target + aux_weight * (L_digit1 + L_digit2)."""
     pair_logits, digit_logits = outputs
-    loss = F.cross_entropy(pair_logits, target) if model.learns_comparison else 0.0
+    loss = target_weight * F.cross_entropy(pair_logits, target) if model.learns_comparison else 0.0
     if digit_logits is not None:
         # L_digit1 + L_digit2 = twice the mean over all 2N digit images.
         loss = loss + aux_weight * 2 * F.cross_entropy(digit_logits.reshape(-1, DIGITS),
@@ -73,14 +97,14 @@ def pair_loss(model, outputs, target, classes, aux_weight):
     return loss
 
 
-def evaluate(model, input, target, classes, aux_weight):
+def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
     """(loss, error in % of pairs) of `model` on a whole set, in eval mode."""
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             outputs = model(input)
-            loss = pair_loss(model, outputs, target, classes, aux_weight)
+            loss = pair_loss(model, outputs, target, classes, aux_weight, target_weight)
             errors = (outputs[0].argmax(1) != target).sum()
     finally:
         model.train(was_training)
@@ -101,24 +125,27 @@ def digit_error(model, input, classes):
     return 100.0 * float((digit_logits.argmax(2) != classes).sum()) / classes.numel()
 
 
-def make_optimizer(name, parameters, lr):
+def make_optimizer(name, parameters, lr, momentum=0.9):
     if name == 'adam':
         # One fused kernel for all parameters: about 9% faster for cnn_2ch on CPU.
         return torch.optim.Adam(parameters, lr=lr, fused=True)
     if name == 'sgd':
-        return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
+        return torch.optim.SGD(parameters, lr=lr, momentum=momentum)
     raise ValueError(f'unknown optimizer {name!r}; known: {", ".join(OPTIMIZERS)}')
 
 
-def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generator=None,
-          curves=True):
+def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_weight=1.0,
+          momentum=0.9, swap=None, generator=None, curves=True):
     """Train `model` on data.train_* and return the per-epoch history.
 
     Train loss and error are averaged over the epoch's batches as they are
     trained (free); with `curves`, test loss and error are also measured after
-    each epoch in eval mode (about a quarter more time).
+    each epoch in eval mode (about a quarter more time). With `swap`, the
+    training pairs are doubled by swapping their images (see PairSets).
     """
-    opt = make_optimizer(optimizer, model.parameters(), lr)
+    if swap is not None:
+        data = data.doubled_by_swapping(swap)
+    opt = make_optimizer(optimizer, model.parameters(), lr, momentum)
     n = data.train_input.size(0)
     keys = ('train_loss', 'train_error') + (('test_loss', 'test_error') if curves else ())
     history = {key: [] for key in keys}
@@ -132,7 +159,8 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generat
             batch = order[start:start + batch_size]
             target = data.train_target[batch]
             outputs = model(data.train_input[batch])
-            loss = pair_loss(model, outputs, target, data.train_classes[batch], aux_weight)
+            loss = pair_loss(model, outputs, target, data.train_classes[batch], aux_weight,
+                             target_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -143,7 +171,7 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, generat
         if not curves:
             continue
         test_loss, test_error = evaluate(model, data.test_input, data.test_target,
-                                         data.test_classes, aux_weight)
+                                         data.test_classes, aux_weight, target_weight)
         history['test_loss'].append(test_loss)
         history['test_error'].append(test_error)
     return history
@@ -190,10 +218,10 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True):
     if device != 'cpu':
         torch.cuda.synchronize()
     train_time = time.perf_counter() - start
+    weights = settings['aux_weight'], settings['target_weight']
     _, train_error = evaluate(model, data.train_input, data.train_target,
-                              data.train_classes, settings['aux_weight'])
-    _, test_error = evaluate(model, data.test_input, data.test_target,
-                             data.test_classes, settings['aux_weight'])
+                              data.train_classes, *weights)
+    _, test_error = evaluate(model, data.test_input, data.test_target, data.test_classes, *weights)
     return dict(
         model=name, seed=seed, params=count_parameters(model), settings=settings,
         train_error=train_error, test_error=test_error,
