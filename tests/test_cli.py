@@ -147,3 +147,8 @@ def test_bench_reports_speed_and_same_errors(fake_mnist):
         assert summary[key] > 0, key
     assert summary['speedup'] == pytest.approx(summary['reference_s'] / summary['project_s'])
     assert 'speedup:' in result.stdout
+
+
+def test_group_names_select_a_report(capsys):
+    args = cli.parse_args(['--models', 'r002,cnn'])
+    assert args.models == ['r002_model1', 'r002_model2', 'r002_model3', 'r002_model4', 'cnn']

@@ -21,7 +21,9 @@ def test_forward_and_backward(name):
     x = torch.randn(6, 2, 14, 14)
     pair_logits, digit_logits = model(x)
     assert pair_logits.shape == (6, 2)
-    if name.endswith('_aux') or name == 'cnn_digits':
+    if name in REQUIRED:
+        assert getattr(model, 'aux', False) == (name.endswith('_aux') or name == 'cnn_digits')
+    if getattr(model, 'aux', False):
         assert digit_logits.shape == (6, 2, 10)
         loss = pair_logits.logsumexp(1).sum() + digit_logits.logsumexp(2).sum()
     else:
@@ -84,3 +86,19 @@ def test_unknown_model_lists_known_ones():
 def test_bench_reference_is_the_same_model_as_cnn_2ch():
     import bench
     assert count_parameters(bench.ReferenceNet()) == count_parameters(build_model('cnn_2ch'))
+
+
+@pytest.mark.parametrize('name, published', [
+    ('r001_convnet', 144_684), ('r001_convnet_ws', 72_458), ('r001_convnet_al', 144_684),
+    ('r001_convnet_ws_al', 72_458), ('r001_mlp', 171_538), ('r001_mlp_ws', 86_920),
+    ('r001_mlp_al', 171_538), ('r001_mlp_ws_al', 86_920), ('r002_model1', 70_906),
+    ('r000_basenet_mlp', 466_946)])
+def test_report_models_match_published_parameter_counts(name, published):
+    assert count_parameters(build_model(name)) == published
+
+
+def test_every_report_has_a_group():
+    for report in ['r000', 'r001', 'r002', 'r003', 'r004']:
+        assert models.GROUPS[report], report
+    assert set(models.GROUPS['reports']) == {n for n in MODELS if n.startswith('r0')}
+    assert set(models.GROUPS['main']) == set(REQUIRED)

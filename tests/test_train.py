@@ -129,3 +129,27 @@ def test_settings_layering():
 def test_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match='adam'):
         train.make_optimizer('rmsprop', build_model('mlp').parameters(), 0.1)
+
+
+def test_swap_augmentation_recomputes_or_flips_the_target():
+    data = synthetic_pairs(50)
+    data = data._replace(train_classes=torch.tensor([[3, 3], [2, 7], [7, 2]] + [[1, 1]] * 47),
+                         train_target=torch.tensor([1, 1, 0] + [1] * 47))
+    right = data.doubled_by_swapping('recompute')
+    wrong = data.doubled_by_swapping('flip')
+    assert right.train_input.shape[0] == 100
+    assert torch.equal(right.train_input[50:], data.train_input.flip(1))
+    assert right.train_target[50:53].tolist() == [1, 0, 1], 'equal digits stay 1'
+    assert wrong.train_target[50:53].tolist() == [0, 0, 1], "report 003's flip breaks equal digits"
+    with pytest.raises(ValueError):
+        data.doubled_by_swapping('mirror')
+
+
+def test_target_weight_scales_the_pair_loss():
+    model = build_model('mlp_ws_aux')
+    outputs = (torch.randn(8, 2), torch.randn(8, 2, 10))
+    target, classes = torch.randint(0, 2, (8,)), torch.randint(0, 10, (8, 2))
+    digits_only = train.pair_loss(model, outputs, target, classes, 1.0, target_weight=0.0)
+    full = train.pair_loss(model, outputs, target, classes, 1.0, target_weight=1.0)
+    tenth = train.pair_loss(model, outputs, target, classes, 1.0, target_weight=0.1)
+    torch.testing.assert_close(tenth - digits_only, 0.1 * (full - digits_only))
