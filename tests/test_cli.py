@@ -23,7 +23,7 @@ def run_cli(*args, env=None):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--models', 'cnn,resnet'], "unknown model 'resnet'; known: mlp"),
+    (['--models', 'cnn,resnet'], "unknown model 'resnet'; known groups: main, reports"),
     (['--models', ','], 'no model named'),
     (['--rounds', '0'], '0 is below 1'),
     (['--epochs', '-2'], '-2 is below 1'),
