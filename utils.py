@@ -82,9 +82,9 @@ def environment():
                 cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
 
 
-def write_json_atomic(path, obj):
-    """Write `obj` as JSON to `path` via a temporary file and a rename, so a
-    reader never sees a half-written file."""
+def write_text_atomic(path, text):
+    """Write `text` to `path` via a temporary file and a rename, so a reader
+    never sees a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path), suffix='.tmp')
     umask = os.umask(0)
@@ -92,12 +92,15 @@ def write_json_atomic(path, obj):
     try:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; results are for sharing
         with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=1)
-            f.write('\n')
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path, obj):
+    write_text_atomic(path, json.dumps(obj, indent=1) + '\n')
 
 
 def format_table(header, rows, align):

@@ -1,0 +1,44 @@
+"""reproduction.py: REPRODUCTION.md from a results JSON, gaps flagged, bad files refused."""
+
+import json
+
+import reproduction
+
+
+def fake_results(errors):
+    return {'config': {}, 'results': [
+        dict(model=name, round=i, test_error=e, params=1000, train_time_s=1.0)
+        for name, values in errors.items() for i, e in enumerate(values)]}
+
+
+def test_writes_tables_and_flags_unexplained_gaps(tmp_path, capsys, monkeypatch):
+    source = tmp_path / 'r.json'
+    # r002_model4: theirs 2.39; ours 2.4 +- 0.1 (no gap). r002_model1: theirs 18.22; ours 30 (gap).
+    source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5, 2.4],
+                                               'r002_model1': [30.0, 30.5, 29.5]})))
+    out = tmp_path / 'R.md'
+    monkeypatch.setattr(reproduction, 'EXPLANATIONS', {})
+    assert reproduction.main([str(source), '--out', str(out)]) == 0
+    text = out.read_text()
+    assert '| `r002_model4` (Model 4) | 2.39 ± 0.43 | 2.40 ± 0.10 | 3 |' in text
+    assert '`r002_model1`: ours +11.78 points from theirs. not explained yet.' in text
+    assert 'r001' not in text.split('# Reproduction')[1].split('## r002')[0], 'no empty sections'
+    assert 'r002_model1' in capsys.readouterr().err
+
+
+def test_explanations_are_used(tmp_path, monkeypatch):
+    source = tmp_path / 'r.json'
+    source.write_text(json.dumps(fake_results({'r002_model1': [30.0, 30.5, 29.5]})))
+    monkeypatch.setattr(reproduction, 'EXPLANATIONS', {'r002_model1': 'Because of X.'})
+    out = tmp_path / 'R.md'
+    assert reproduction.main([str(source), '--out', str(out)]) == 0
+    assert 'Because of X.' in out.read_text()
+
+
+def test_bad_results_file_is_refused(tmp_path, capsys):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"results": [{"model": "x"}]')
+    assert reproduction.main([str(bad), '--out', str(tmp_path / 'R.md')]) == 2
+    assert 'not a results file' in capsys.readouterr().err
+    assert not (tmp_path / 'R.md').exists()
+    assert reproduction.main([str(tmp_path / 'missing.json')]) == 2
