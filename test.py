@@ -12,6 +12,7 @@ Examples:
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import signal
@@ -22,7 +23,7 @@ import torch
 
 import dlc_practical_prologue as prologue
 from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
-from train import DEFAULTS, OPTIMIZERS, PairSets, model_settings, run_once
+from train import DEFAULTS, OPTIMIZERS, PairSets, TrainingDiverged, model_settings, run_once
 from utils import (choose_device, environment, format_mean_std, format_table,
                    non_negative_float, positive_float, positive_int, write_json_atomic)
 
@@ -73,6 +74,10 @@ def parse_args(argv=None):
     parser.add_argument('--out', default=None, metavar='FILE.json',
                         help='write config and per-round results (with histories) to this JSON, '
                              'rewritten after every model-round (default: none)')
+    parser.add_argument('--resume', default=None, metavar='FILE.json',
+                        help='continue an interrupted run from its results file: skip the '
+                             'model-rounds it holds and write the rest into it. Refused when '
+                             'its config differs from this command\'s (default: off)')
     parser.add_argument('--validation', type=positive_int, default=None, metavar='N',
                         help='hold out the last N of the training pairs and report error on '
                              'them instead of on the test pairs, which are then never used: '
@@ -99,6 +104,12 @@ def parse_args(argv=None):
         args.workers = (os.cpu_count() or 1) if args.device == 'cpu' else 1
     if args.device == 'cuda' and args.workers > 1:
         parser.error('--workers above 1 is for the CPU; on cuda one process uses the GPU')
+    if args.resume is not None:
+        if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
+            parser.error('--resume writes into the file it resumes; drop --out or give the same file')
+        if not os.path.isfile(args.resume):
+            parser.error(f'--resume {args.resume!r}: no such file')
+        args.out = args.resume
     if args.out is not None:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not args.out.endswith('.json'):
@@ -133,7 +144,10 @@ def _start_worker():
 
 def _run_job(job):
     round_index, name, pairs, seed, overrides, device, curves = job
-    return dict(round=round_index, **run_once(name, pairs, seed, overrides, device, curves))
+    try:
+        return dict(round=round_index, **run_once(name, pairs, seed, overrides, device, curves))
+    except TrainingDiverged as error:  # recorded as failed, and the run goes on
+        return dict(round=round_index, model=name, seed=seed, failed=str(error))
 
 
 def run_jobs(jobs, workers):
@@ -153,10 +167,14 @@ def run_jobs(jobs, workers):
 def results_table(models, results, held_out='test'):
     rows = []
     for name in models:
-        runs = [r for r in results if r['model'] == name]
+        runs = [r for r in results if r['model'] == name and 'failed' not in r]
+        failed = sum(1 for r in results if r['model'] == name and 'failed' in r)
         if not runs:
+            if failed:
+                rows.append([name, '-', f'0 (+{failed} failed)', '-', '-', '-'])
             continue
-        rows.append([name, f"{runs[0]['params']:,d}", len(runs),
+        rows.append([name, f"{runs[0]['params']:,d}",
+                     f'{len(runs)} (+{failed} failed)' if failed else len(runs),
                      format_mean_std(r['train_error'] for r in runs),
                      format_mean_std(r['test_error'] for r in runs),
                      format_mean_std((r['train_time_s'] for r in runs), digits=2)])
@@ -164,8 +182,43 @@ def results_table(models, results, held_out='test'):
     return format_table(header, rows, '<>>>>>')
 
 
+# What must agree between a results file and the command that resumes it.
+RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_out', 'settings')
+
+
+def load_resumable(path, config):
+    """The results of `path`, if its config matches `config`; else ValueError saying why."""
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        saved_config, results = saved['config'], saved['results']
+        done = {(r['model'], r['round']) for r in results}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f'{path} is not a results file of test.py ({error})') from None
+    differ = [key for key in RESUME_KEYS if saved_config.get(key) != config[key]]
+    if differ:
+        raise ValueError(f'{path} was made with other settings ({", ".join(differ)} differ); '
+                         'resume with the same command, or start a new file with --out')
+    return results, done
+
+
+def progress_line(result, done, total, elapsed):
+    head = f"[{elapsed:6.1f} s] {done}/{total} round {result['round'] + 1} {result['model']:12s}"
+    if 'failed' in result:
+        return f"{head} FAILED: {result['failed']}"
+    return (f"{head} held-out error {result['test_error']:5.1f}%  "
+            f"({result['train_time_s']:.2f} s)")
+
+
 def main(argv=None):
-    args = parse_args(argv)
+    try:
+        return run(parse_args(argv))
+    except KeyboardInterrupt:  # before any model-round finished: nothing to keep
+        print('\ninterrupted', file=sys.stderr)
+        return 130
+
+
+def run(args):
     if args.list:
         list_models()
         return 0
@@ -185,7 +238,13 @@ def main(argv=None):
                   error_unit='percent of pairs',
                   settings={name: model_settings(name, overrides) for name in args.models},
                   environment=environment())
-    results = []
+    results, done = [], set()
+    if args.resume:
+        try:
+            results, done = load_resumable(args.resume, config)
+        except ValueError as error:
+            print(f'error: --resume: {error}', file=sys.stderr)
+            return 2
     started = time.perf_counter()
     interrupted = False
     # Round r's pairs are drawn once, from seed S+r, and shared by every model.
@@ -194,14 +253,14 @@ def main(argv=None):
             for round_index in range(args.rounds)
             for pairs in [draw_pairs(mnist, args.seed + round_index,
                                      args.validation).to(args.device)]
-            for name in args.models]
+            for name in args.models
+            if (name, round_index) not in done]
+    total = len(jobs) + len(done)
     try:
         for result in run_jobs(jobs, args.workers):
             results.append(result)
             if not args.quiet:
-                print(f"[{time.perf_counter() - started:6.1f} s] {len(results)}/{len(jobs)} "
-                      f"round {result['round'] + 1} {result['model']:12s} held-out error "
-                      f"{result['test_error']:5.1f}%  ({result['train_time_s']:.2f} s)",
+                print(progress_line(result, len(results), total, time.perf_counter() - started),
                       file=sys.stderr, flush=True)
             if args.out:
                 write_json_atomic(args.out, dict(config=config, results=results))
@@ -212,7 +271,7 @@ def main(argv=None):
     elapsed = time.perf_counter() - started
     env = config['environment']
     threads = '1 thread each' if args.workers > 1 else f"{env['torch_threads']} threads"
-    print(f"{len(results)} model-rounds of {len(jobs)}, seed {args.seed}, device {args.device}, "
+    print(f"{len(results)} model-rounds of {total}, seed {args.seed}, device {args.device}, "
           f"{args.workers} worker(s) with {threads}, torch {env['torch']}, "
           f"{elapsed:.0f} s in all")
     print(results_table(args.models, results, 'test' if args.validation is None else 'val'))

@@ -13,6 +13,7 @@ Example:
 """
 
 import argparse
+import math
 import time
 from typing import NamedTuple
 
@@ -37,6 +38,10 @@ DEFAULTS = dict(
 )
 OPTIMIZERS = ('adam', 'sgd')
 SWAP_RULES = (None, 'recompute', 'flip')
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the message names the epoch."""
 
 
 class PairSets(NamedTuple):
@@ -150,7 +155,7 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
     keys = ('train_loss', 'train_error') + (('test_loss', 'test_error') if curves else ())
     history = {key: [] for key in keys}
     model.train()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         # Accumulated on the device and read once per epoch: no per-batch host sync.
         loss_sum = torch.zeros((), device=data.train_input.device)
         wrong = torch.zeros((), dtype=torch.long, device=data.train_input.device)
@@ -166,7 +171,10 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
             opt.step()
             loss_sum += loss.detach() * batch.numel()
             wrong += (outputs[0].detach().argmax(1) != target).sum()
-        history['train_loss'].append(float(loss_sum) / n)
+        epoch_loss = float(loss_sum) / n
+        if not math.isfinite(epoch_loss):
+            raise TrainingDiverged(f'the training loss became {epoch_loss} at epoch {epoch}')
+        history['train_loss'].append(epoch_loss)
         history['train_error'].append(100.0 * float(wrong) / n)
         if not curves:
             continue
