@@ -16,17 +16,21 @@ Example:
     PYTORCH_DATA_DIR=../shared/data python dlc_practical_prologue.py
 """
 
+import hashlib
 import os
 
 import torch
 import torch.nn.functional as F
 
-MNIST_FILES = (
-    'train-images-idx3-ubyte',
-    'train-labels-idx1-ubyte',
-    't10k-images-idx3-ubyte',
-    't10k-labels-idx1-ubyte',
-)
+# The four files, with the sizes and MD5 sums of the original MNIST.
+MNIST_FILES = {
+    'train-images-idx3-ubyte': (47_040_016, '6bbc9ace898e44ae57da46a324031adb'),
+    'train-labels-idx1-ubyte': (60_008, 'a25bea736e30d166cdddb491f175f624'),
+    't10k-images-idx3-ubyte': (7_840_016, '2646ac647ad5339dbf082846283269ea'),
+    't10k-labels-idx1-ubyte': (10_008, '27ae3e4e09519cfbb04c329615203637'),
+}
+# Set to 1 to read a copy in MNIST's format that is not MNIST (the tests' synthetic digits).
+SKIP_CHECK_VARIABLE = 'DLC_SKIP_MNIST_CHECK'
 
 
 class MnistUnavailable(RuntimeError):
@@ -51,12 +55,40 @@ def _unavailable_message(root, cause):
             'PYTORCH_DATA_DIR=DIR.')
 
 
+def check_mnist_files(raw, names):
+    """Raise MnistUnavailable naming the first of `names` in folder `raw` whose
+    size or MD5 differs from the original MNIST file. Missing files pass (they
+    are downloaded next)."""
+    for name in names:
+        path = os.path.join(raw, name)
+        if not os.path.exists(path):
+            continue
+        size, md5 = MNIST_FILES[name]
+        fix = (f'Fix: delete {path} and run again with internet access (torchvision downloads '
+               f'it anew), or copy a good file there.')
+        actual = os.path.getsize(path)
+        if actual != size:
+            raise MnistUnavailable(f'{path} is {actual:,d} bytes, MNIST\'s is {size:,d} '
+                                   f'(truncated or not MNIST). {fix}')
+        digest = hashlib.md5()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+        if digest.hexdigest() != md5:
+            raise MnistUnavailable(f'{path} is corrupt: its MD5 is {digest.hexdigest()}, '
+                                   f'MNIST\'s is {md5}. {fix}')
+
+
 def load_mnist(data_dir=None, train=True):
     """MNIST images (N, 1, 28, 28) float32 in 0..255 and labels (N,) int64."""
     # Imported here so that `import dlc_practical_prologue` stays cheap.
     from torchvision import datasets
 
     root = os.path.join(resolve_data_dir(data_dir), 'mnist')
+    if os.environ.get(SKIP_CHECK_VARIABLE) != '1':
+        prefix = 'train' if train else 't10k'
+        check_mnist_files(os.path.join(root, 'MNIST', 'raw'),
+                          [name for name in MNIST_FILES if name.startswith(prefix)])
     try:
         mnist = datasets.MNIST(root, train=train, download=True)
     except Exception as error:  # torchvision raises RuntimeError, OSError, URLError...

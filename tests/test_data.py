@@ -90,3 +90,46 @@ def test_import_does_not_read_the_command_line(monkeypatch):
     import importlib
     monkeypatch.setattr('sys.argv', ['test.py', '--rounds', '3', '--unknown'])
     importlib.reload(prologue)  # the course's file would exit here on the unknown option
+
+
+def write_labels_file(tmp_path, content):
+    raw = tmp_path / 'mnist' / 'MNIST' / 'raw'
+    raw.mkdir(parents=True)
+    (raw / 't10k-labels-idx1-ubyte').write_bytes(content)
+    return raw / 't10k-labels-idx1-ubyte'
+
+
+def test_truncated_mnist_file_is_named(tmp_path):
+    path = write_labels_file(tmp_path, b'\0' * 100)
+    with pytest.raises(prologue.MnistUnavailable, match='truncated') as caught:
+        prologue.load_mnist(str(tmp_path), train=False)
+    assert str(path) in str(caught.value) and 'delete' in str(caught.value)
+
+
+def test_corrupt_mnist_file_is_named(tmp_path):
+    path = write_labels_file(tmp_path, b'\0' * 10_008)  # the right size, the wrong bytes
+    with pytest.raises(prologue.MnistUnavailable, match='corrupt: its MD5') as caught:
+        prologue.load_mnist(str(tmp_path), train=False)
+    assert str(path) in str(caught.value)
+
+
+def test_corrupt_file_from_the_command_line_exits_1(tmp_path):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    write_labels_file(tmp_path, b'\0' * 10_008)
+    (tmp_path / 'mnist' / 'MNIST' / 'raw' / 'train-labels-idx1-ubyte').write_bytes(b'\0' * 60_008)
+    result = subprocess.run([sys.executable, str(ROOT / 'test.py'), '--data_dir', str(tmp_path),
+                             '--models', 'mlp', '--rounds', '1'], capture_output=True, text=True,
+                            env={k: v for k, v in __import__('os').environ.items()
+                                 if k != prologue.SKIP_CHECK_VARIABLE})
+    assert result.returncode == 1
+    assert 'train-labels-idx1-ubyte is corrupt' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_real_mnist_passes_the_check():
+    from conftest import real_mnist_dir
+    folder = real_mnist_dir()
+    if folder is None:
+        pytest.skip('real MNIST not available')
+    prologue.check_mnist_files(f'{folder}/mnist/MNIST/raw', list(prologue.MNIST_FILES))
