@@ -156,7 +156,11 @@ def main(argv=None):
         print(f'error: {args.results} is not a results file of test.py ({error})', file=sys.stderr)
         return 2
     text, unexplained = render(results, args.results)
-    write_text_atomic(args.out, text + '\n')
+    try:
+        write_text_atomic(args.out, text + '\n')
+    except OSError as error:
+        print(f'error: cannot write {args.out} ({error})', file=sys.stderr)
+        return 2
     print(f'wrote {args.out}')
     if unexplained:
         print('gaps without an explanation: ' + ', '.join(unexplained), file=sys.stderr)

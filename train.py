@@ -14,6 +14,7 @@ Example:
 
 import argparse
 import math
+import sys
 import time
 from typing import NamedTuple
 
@@ -237,19 +238,32 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True):
         train_time_s=train_time, history=history)
 
 
-if __name__ == '__main__':
-    from dlc_practical_prologue import generate_pair_sets
+def main(argv=None):
+    from dlc_practical_prologue import MnistUnavailable, generate_pair_sets
+    from utils import positive_int
     parser = argparse.ArgumentParser(description='Train one model once and print its history.')
     parser.add_argument('model', choices=list(MODELS), metavar='MODEL',
-                        help='a registered model: ' + ', '.join(MODELS))
-    parser.add_argument('--epochs', type=int, default=None, help='(default: the model\'s, 25)')
+                        help='a registered model (see python test.py --list)')
+    parser.add_argument('--epochs', type=positive_int, default=None,
+                        help="(default: the model's own, 25 for most)")
     parser.add_argument('--seed', type=int, default=0, help='(default: 0)')
-    args = parser.parse_args()
-    generator = torch.Generator().manual_seed(args.seed)
-    pairs = PairSets(*generate_pair_sets(1000, generator=generator))
+    parser.add_argument('--data_dir', default=None,
+                        help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
+    args = parser.parse_args(argv)
+    try:
+        pairs = PairSets(*generate_pair_sets(1000, args.data_dir,
+                                             torch.Generator().manual_seed(args.seed)))
+    except MnistUnavailable as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     result = run_once(args.model, pairs, args.seed, dict(epochs=args.epochs))
-    for epoch, row in enumerate(zip(*(result['history'][k] for k in result['history'])), 1):
-        print(f'epoch {epoch:3d}  ' + '  '.join(f'{k} {v:7.3f}' for k, v in
-                                                zip(result['history'], row)))
+    for epoch, row in enumerate(zip(*result['history'].values()), 1):
+        print(f'epoch {epoch:3d}  ' + '  '.join(f'{k} {v:7.3f}'
+                                                for k, v in zip(result['history'], row)))
     print(f"{args.model}: train error {result['train_error']:.1f}%, "
           f"test error {result['test_error']:.1f}%, {result['train_time_s']:.2f} s")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

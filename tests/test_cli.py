@@ -152,3 +152,26 @@ def test_bench_reports_speed_and_same_errors(fake_mnist):
 def test_group_names_select_a_report(capsys):
     args = cli.parse_args(['--models', 'r002,cnn'])
     assert args.models == ['r002_model1', 'r002_model2', 'r002_model3', 'r002_model4', 'cnn']
+
+
+@pytest.mark.parametrize('script, args, message', [
+    ('train.py', ['resnet'], "invalid choice: 'resnet'"),
+    ('train.py', ['cnn', '--epochs', '0'], '0 is below 1'),
+    ('bench.py', ['--repeats', '0'], '0 is below 1'),
+    ('bench.py', ['--epochs', 'many'], "'many' is not an integer"),
+    ('reproduction.py', [], 'the following arguments are required'),
+])
+def test_every_script_refuses_bad_options(script, args, message):
+    result = subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True,
+                            text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2
+    assert message in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('script, args', [('train.py', ['mlp']), ('bench.py', ['--no_suite'])])
+def test_every_script_explains_missing_data(script, args, tmp_path):
+    (tmp_path / 'mnist').write_text('not a folder')  # no download can fix this
+    result = subprocess.run([sys.executable, str(ROOT / script), *args, '--data_dir',
+                             str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 1
+    assert 'MNIST could not be loaded' in result.stderr and 'Traceback' not in result.stderr

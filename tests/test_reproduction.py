@@ -42,3 +42,10 @@ def test_bad_results_file_is_refused(tmp_path, capsys):
     assert 'not a results file' in capsys.readouterr().err
     assert not (tmp_path / 'R.md').exists()
     assert reproduction.main([str(tmp_path / 'missing.json')]) == 2
+
+
+def test_unwritable_output_is_refused(tmp_path, capsys):
+    source = tmp_path / 'r.json'
+    source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5]})))
+    assert reproduction.main([str(source), '--out', str(tmp_path / 'no' / 'R.md')]) == 2
+    assert 'cannot write' in capsys.readouterr().err
