@@ -92,7 +92,8 @@ def parse_args(argv=None):
                              'epoch, test error at the end)')
     parser.add_argument('--list', action='store_true',
                         help='list the models with parameter counts and descriptions, and exit')
-    parser.add_argument('--quiet', action='store_true', help='no progress lines on stderr (default: one line per model-round)')
+    parser.add_argument('--quiet', action='store_true',
+                        help='no progress lines on stderr (default: one line per model-round)')
     args = parser.parse_args(argv)
     try:
         args.device = choose_device(args.device)

@@ -43,26 +43,25 @@ def positive_int(text):
     return value
 
 
-def positive_float(text):
-    """argparse type: a finite number > 0."""
+def _finite_float(text, above_zero):
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a finite number above 0')
+    if not math.isfinite(value) or value < 0 or (above_zero and value == 0):
+        bound = 'above 0' if above_zero else '>= 0'
+        raise argparse.ArgumentTypeError(f'{text!r} is not a finite number {bound}')
     return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    return _finite_float(text, above_zero=True)
 
 
 def non_negative_float(text):
     """argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a finite number >= 0')
-    return value
+    return _finite_float(text, above_zero=False)
 
 
 def choose_device(name):
