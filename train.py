@@ -36,6 +36,10 @@ DEFAULTS = dict(
     swap=None,         # None, or double the training pairs by swapping the images:
                        # 'recompute' the target from the swapped digits, or 'flip' it
                        # (report 003's rule, wrong for equal digits)
+    augment=None,      # None, or random affine moves of each training digit per batch:
+                       # dict(shift=pixels, rotate=degrees, scale=fraction)
+    label_smoothing=0.0,  # of every cross-entropy
+    schedule=None,     # None (constant rate) or 'onecycle' (rises to lr, then anneals)
 )
 OPTIMIZERS = ('adam', 'sgd')
 SWAP_RULES = (None, 'recompute', 'flip')
@@ -91,16 +95,37 @@ class PairSets(NamedTuple):
                              test_input=(self.test_input - mean) / std)
 
 
-def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0):
+def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0,
+              label_smoothing=0.0):
     """The training objective of `model` on one batch (a 0-d tensor):
     target_weight * L_target + aux_weight * (L_digit1 + L_digit2)."""
     pair_logits, digit_logits = outputs
-    loss = target_weight * F.cross_entropy(pair_logits, target) if model.learns_comparison else 0.0
+    loss = (target_weight * F.cross_entropy(pair_logits, target, label_smoothing=label_smoothing)
+            if model.learns_comparison else 0.0)
     if digit_logits is not None:
         # L_digit1 + L_digit2 = twice the mean over all 2N digit images.
         loss = loss + aux_weight * 2 * F.cross_entropy(digit_logits.reshape(-1, DIGITS),
-                                                       classes.reshape(-1))
+                                                       classes.reshape(-1),
+                                                       label_smoothing=label_smoothing)
     return loss
+
+
+def random_affine(input, generator, shift=0.0, rotate=0.0, scale=0.0):
+    """Each 14x14 image of `input` (N, 2, 14, 14) moved at random: shifted by up
+    to `shift` pixels, rotated by up to `rotate` degrees and scaled by up to
+    1 +- `scale`, independently per image."""
+    n = input.size(0) * input.size(1)
+    draw = lambda size: (torch.rand(size, generator=generator) * 2 - 1).to(input.device)  # noqa: E731
+    angle = draw(n) * math.radians(rotate)
+    zoom = 1 + draw(n) * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    offset = draw((n, 2)) * (2 * shift / input.size(-1))  # pixels -> [-1, 1] grid units
+    theta = torch.stack((torch.stack((cos, -sin, offset[:, 0]), 1),
+                         torch.stack((sin, cos, offset[:, 1]), 1)), 1)
+    images = input.reshape(n, 1, *input.shape[2:])
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    moved = F.grid_sample(images, grid, align_corners=False, padding_mode='border')
+    return moved.view_as(input)
 
 
 def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
@@ -141,7 +166,8 @@ def make_optimizer(name, parameters, lr, momentum=0.9):
 
 
 def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_weight=1.0,
-          momentum=0.9, swap=None, generator=None, curves=True):
+          momentum=0.9, swap=None, augment=None, label_smoothing=0.0, schedule=None,
+          generator=None, curves=True):
     """Train `model` on data.train_* and return the per-epoch history.
 
     Train loss and error are averaged over the epoch's batches as they are
@@ -153,6 +179,13 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
         data = data.doubled_by_swapping(swap)
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum)
     n = data.train_input.size(0)
+    steps = epochs * -(-n // batch_size)
+    if schedule == 'onecycle':
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    elif schedule is not None:
+        raise ValueError(f'unknown schedule {schedule!r}; known: onecycle')
+    if generator is None:  # drawn from the global generator, which the caller may have seeded
+        generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, ())))
     keys = ('train_loss', 'train_error') + (('test_loss', 'test_error') if curves else ())
     history = {key: [] for key in keys}
     model.train()
@@ -164,12 +197,17 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
         for start in range(0, n, batch_size):
             batch = order[start:start + batch_size]
             target = data.train_target[batch]
-            outputs = model(data.train_input[batch])
+            input = data.train_input[batch]
+            if augment:
+                input = random_affine(input, generator, **augment)
+            outputs = model(input)
             loss = pair_loss(model, outputs, target, data.train_classes[batch], aux_weight,
-                             target_weight)
+                             target_weight, label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if schedule:
+                scheduler.step()
             loss_sum += loss.detach() * batch.numel()
             wrong += (outputs[0].detach().argmax(1) != target).sum()
         epoch_loss = float(loss_sum) / n

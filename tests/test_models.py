@@ -102,3 +102,21 @@ def test_every_report_has_a_group():
         assert models.GROUPS[report], report
     assert set(models.GROUPS['reports']) == {n for n in MODELS if n.startswith('r0')}
     assert set(models.GROUPS['main']) == set(REQUIRED)
+
+
+def test_probability_comparison_is_exact():
+    torch.manual_seed(0)
+    logits = torch.randn(5, 2, 10)
+    p = logits.softmax(2)
+    expected = torch.tensor([sum(p[n, 0, i] * p[n, 1, j] for i in range(10) for j in range(i, 10))
+                             for n in range(5)])
+    pair_logits = models.ProbabilityComparison()(logits)
+    torch.testing.assert_close(pair_logits.exp()[:, 1], expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(pair_logits.exp().sum(1), torch.ones(5))
+
+
+def test_probability_comparison_on_certain_digits():
+    logits = torch.full((3, 2, 10), -30.0)
+    for row, (a, b) in enumerate([(4, 4), (4, 5), (5, 4)]):
+        logits[row, 0, a] = logits[row, 1, b] = 30.0
+    assert models.ProbabilityComparison()(logits).argmax(1).tolist() == [1, 1, 0]

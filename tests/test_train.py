@@ -153,3 +153,27 @@ def test_target_weight_scales_the_pair_loss():
     full = train.pair_loss(model, outputs, target, classes, 1.0, target_weight=1.0)
     tenth = train.pair_loss(model, outputs, target, classes, 1.0, target_weight=0.1)
     torch.testing.assert_close(tenth - digits_only, 0.1 * (full - digits_only))
+
+
+def test_random_affine_moves_each_image_and_is_seeded():
+    data = synthetic_pairs(20)
+    x = data.train_input[:8]
+    a = train.random_affine(x, torch.Generator().manual_seed(1), shift=2, rotate=10, scale=0.1)
+    b = train.random_affine(x, torch.Generator().manual_seed(1), shift=2, rotate=10, scale=0.1)
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.allclose(a, x)
+    still = train.random_affine(x, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(still, x, atol=1e-3, rtol=1e-4)  # no move: the identity
+
+
+def test_onecycle_schedule_and_label_smoothing_train():
+    data = synthetic_pairs(100).normalised()
+    torch.manual_seed(0)
+    model = build_model('cnn_digits')
+    history = train.train(model, data, **dict(FAST, epochs=15, lr=3e-3, schedule='onecycle',
+                                              label_smoothing=0.1,
+                                              augment=dict(shift=1, rotate=5, scale=0.05)))
+    assert history['train_loss'][-1] < 0.7 * history['train_loss'][0]
+    assert train.digit_error(model, data.train_input, data.train_classes) < 30
+    with pytest.raises(ValueError, match='onecycle'):
+        train.train(model, data, **dict(FAST, schedule='cosine'))
