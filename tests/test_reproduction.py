@@ -49,3 +49,12 @@ def test_unwritable_output_is_refused(tmp_path, capsys):
     source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5]})))
     assert reproduction.main([str(source), '--out', str(tmp_path / 'no' / 'R.md')]) == 2
     assert 'cannot write' in capsys.readouterr().err
+
+
+def test_flaw_cost_is_paired_by_round(tmp_path):
+    source = tmp_path / 'r.json'
+    source.write_text(json.dumps(fake_results({'r003_siamese_ws_aux': [6.0, 7.0, 5.0],
+                                               'r003_siamese_ws_aux_fixed': [2.0, 3.0, 3.0]})))
+    out = tmp_path / 'R.md'
+    assert reproduction.main([str(source), '--out', str(out)]) == 0
+    assert '| `r003_siamese_ws_aux` | 6.00 ± 1.00 | 2.67 ± 0.58 | 3.33 ± 1.53 | 3 |' in out.read_text()
