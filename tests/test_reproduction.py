@@ -57,4 +57,4 @@ def test_flaw_cost_is_paired_by_round(tmp_path):
                                                'r003_siamese_ws_aux_fixed': [2.0, 3.0, 3.0]})))
     out = tmp_path / 'R.md'
     assert reproduction.main([str(source), '--out', str(out)]) == 0
-    assert '| `r003_siamese_ws_aux` | 6.00 ± 1.00 | 2.67 ± 0.58 | 3.33 ± 1.53 | 3 |' in out.read_text()
+    assert '| `r003_siamese_ws_aux` | 6.00 ± 1.00 | 2.67 ± 0.58 | 3.33 ± 1.15 | 3 |' in out.read_text()
