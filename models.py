@@ -342,12 +342,34 @@ def bn_cnn_tower(width=32, hidden=128, dropout=0.3):
                          nn.Linear(hidden, DIGITS))
 
 
+class ShiftAveraged(nn.Module):
+    """A digit tower that, in eval mode, averages its digit probabilities over
+    the image and its four one-pixel shifts (test-time augmentation); it
+    returns the log of the averaged probabilities. Training is unchanged."""
+
+    SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+    def __init__(self, tower):
+        super().__init__()
+        self.tower = tower
+
+    def forward(self, x):
+        if self.training:
+            return self.tower(x)
+        shifted = torch.cat([torch.roll(x, shift, dims=(2, 3)) for shift in self.SHIFTS])
+        probabilities = self.tower(shifted).softmax(1).view(len(self.SHIFTS), x.size(0), -1)
+        return probabilities.mean(0).log()
+
+
 BEST_SETTINGS = dict(epochs=30, batch_size=100, lr=3e-3, schedule='onecycle',
                      label_smoothing=0.1, augment=dict(shift=1.5, rotate=12.0, scale=0.1))
 
 
-def best_model(tower=bn_cnn_tower, comparison=ProbabilityComparison):
-    return PairNet(tower, share=True, aux=True, comparison=comparison())
+def best_model(tower=bn_cnn_tower, comparison=ProbabilityComparison, tta=False, **tower_options):
+    make_tower = partial(tower, **tower_options)
+    if tta:
+        make_tower = lambda: ShiftAveraged(partial(tower, **tower_options)())  # noqa: E731
+    return PairNet(make_tower, share=True, aux=True, comparison=comparison())
 
 
 MODELS = {
@@ -370,6 +392,14 @@ HEAD_ABLATION = {
                                  partial(family_member, 'cnn', True, False, softmax=True)),
 }
 MODELS.update(HEAD_ABLATION)
+# Development variants of `best`, compared on validation splits only.
+BEST_VARIANTS = {
+    'best_w24': ModelSpec('best with a narrower tower (width 24)', partial(best_model, width=24),
+                          dict(BEST_SETTINGS, epochs=60)),
+    'best_w24_tta': ModelSpec('best_w24, test-time averaging over one-pixel shifts',
+                              partial(best_model, width=24, tta=True), dict(BEST_SETTINGS, epochs=60)),
+}
+MODELS.update(BEST_VARIANTS)
 MODELS['best'] = ModelSpec('shared BatchNorm CNN digit classifier, augmented digits, one-cycle '
                            'rate; pair = exact P(first <= second) from the digit probabilities',
                            best_model, BEST_SETTINGS)

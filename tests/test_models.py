@@ -120,3 +120,15 @@ def test_probability_comparison_on_certain_digits():
     for row, (a, b) in enumerate([(4, 4), (4, 5), (5, 4)]):
         logits[row, 0, a] = logits[row, 1, b] = 30.0
     assert models.ProbabilityComparison()(logits).argmax(1).tolist() == [1, 1, 0]
+
+
+def test_shift_averaged_tower_averages_probabilities_in_eval_mode_only():
+    torch.manual_seed(0)
+    tower = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(196, 10))
+    averaged = models.ShiftAveraged(tower)
+    x = torch.randn(3, 1, 14, 14)
+    torch.testing.assert_close(averaged.train()(x), tower(x))
+    out = averaged.eval()(x)
+    expected = torch.stack([tower(torch.roll(x, s, dims=(2, 3))).softmax(1)
+                            for s in models.ShiftAveraged.SHIFTS]).mean(0)
+    torch.testing.assert_close(out.exp(), expected)
