@@ -219,8 +219,7 @@ def main(argv=None):
     # Imported here: test.py is the driver, and its draw_pairs is the one round-data rule.
     from test import draw_pairs
     try:
-        mnist = (prologue.load_mnist(args.data_dir, train=True),
-                 prologue.load_mnist(args.data_dir, train=False))
+        mnist = prologue.load_mnist_splits(args.data_dir)
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1

@@ -149,12 +149,16 @@ def pair_target(classes):
     return (classes[:, 0] <= classes[:, 1]).long()
 
 
+def load_mnist_splits(data_dir=None):
+    """((train images, labels), (test images, labels)) of MNIST, as load_mnist."""
+    return load_mnist(data_dir, train=True), load_mnist(data_dir, train=False)
+
+
 def generate_pair_sets(nb, data_dir=None, generator=None):
     """The six tensors of the project: train_input, train_target, train_classes,
     test_input, test_target, test_classes (train pairs from MNIST's train split,
     test pairs from its test split). `generator` seeds the draw."""
-    train_input, train_target = load_mnist(data_dir, train=True)
-    test_input, test_target = load_mnist(data_dir, train=False)
+    (train_input, train_target), (test_input, test_target) = load_mnist_splits(data_dir)
     return (mnist_to_pairs(nb, train_input, train_target, generator)
             + mnist_to_pairs(nb, test_input, test_target, generator))
 

@@ -227,8 +227,7 @@ def run(args):
     overrides = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                      optimizer=args.optimizer, aux_weight=args.aux_weight)
     try:
-        mnist = (prologue.load_mnist(args.data_dir, train=True),
-                 prologue.load_mnist(args.data_dir, train=False))
+        mnist = prologue.load_mnist_splits(args.data_dir)
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
