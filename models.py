@@ -16,10 +16,13 @@ Parts:
   comparison head  the 2x10 scores -> pair logits: learned (a small MLP) or
                    fixed (compare the two predicted digits)
 Plus `cnn_2ch`, one CNN on the pair as a 2-channel image (report 002's model 1,
-70,906 parameters, the course's reference size).
+70,906 parameters, the course's reference size); the systems of the five
+reports (groups r000-r004, built from the same parts where their text allows);
+the head-input ablation (group heads); and `best`, the accuracy model.
 
 Example:
     python models.py            # every registered model with its parameter count
+    python test.py --list       # the same, with the groups
 """
 
 from dataclasses import dataclass, field
