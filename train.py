@@ -128,29 +128,29 @@ def random_affine(input, generator, shift=0.0, rotate=0.0, scale=0.0):
     return moved.view_as(input)
 
 
-def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
-    """(loss, error in % of pairs) of `model` on a whole set, in eval mode."""
+def eval_outputs(model, input):
+    """The model's outputs on a whole set, in eval mode and without autograd;
+    the model's mode is restored afterwards."""
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            outputs = model(input)
-            loss = pair_loss(model, outputs, target, classes, aux_weight, target_weight)
-            errors = (outputs[0].argmax(1) != target).sum()
+            return model(input)
     finally:
         model.train(was_training)
+
+
+def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
+    """(loss, error in % of pairs) of `model` on a whole set, in eval mode."""
+    outputs = eval_outputs(model, input)
+    loss = pair_loss(model, outputs, target, classes, aux_weight, target_weight)
+    errors = (outputs[0].argmax(1) != target).sum()
     return float(loss), 100.0 * float(errors) / target.size(0)
 
 
 def digit_error(model, input, classes):
     """Error in % of digit images of the model's digit outputs, or None if it has none."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            digit_logits = model(input)[1]
-    finally:
-        model.train(was_training)
+    digit_logits = eval_outputs(model, input)[1]
     if digit_logits is None:
         return None
     return 100.0 * float((digit_logits.argmax(2) != classes).sum()) / classes.numel()
