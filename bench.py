@@ -35,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import dlc_practical_prologue as prologue
 from models import DEFAULT_SUITE, build_model
+from rounds import draw_pairs
 from train import DEFAULTS, pair_loss, run_once
 from utils import environment, format_table, positive_int
 
@@ -216,8 +217,6 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)
-    # Imported here: test.py is the driver, and its draw_pairs is the one round-data rule.
-    from test import draw_pairs
     try:
         mnist = prologue.load_mnist_splits(args.data_dir)
     except prologue.MnistUnavailable as error:

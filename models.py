@@ -98,7 +98,9 @@ class ProbabilityComparison(nn.Module):
         self.register_buffer('lesser_or_equal', torch.ones(DIGITS, DIGITS).triu(), persistent=False)
 
     def forward(self, digit_logits):
-        p = digit_logits.float().softmax(dim=2)
+        p = digit_logits.float().softmax(dim=-1)
+        if p.dim() == 4:  # the members of an ensemble in training: (N, 2, members, 10)
+            p = p.mean(2)
         p_le = torch.einsum('ni,ij,nj->n', p[:, 0], self.lesser_or_equal, p[:, 1])
         p_le = p_le.clamp(1e-6, 1 - 1e-6)
         return torch.stack((torch.log1p(-p_le), torch.log(p_le)), dim=1)
@@ -121,7 +123,8 @@ class PairNet(nn.Module):
     def digit_logits(self, x):
         n = x.size(0)
         if self.share:  # both images in one batch through the one tower
-            return self.towers[0](x.reshape(2 * n, 1, *x.shape[2:])).view(n, 2, DIGITS)
+            scores = self.towers[0](x.reshape(2 * n, 1, *x.shape[2:]))
+            return scores.view(n, 2, *scores.shape[1:])
         return torch.stack([tower(x[:, i:i + 1]) for i, tower in enumerate(self.towers)], dim=1)
 
     def forward(self, x):
@@ -364,14 +367,33 @@ class ShiftAveraged(nn.Module):
         return probabilities.mean(0).log()
 
 
+class EnsembleTower(nn.Module):
+    """Several digit towers trained side by side on the same batches, each on
+    its own digit loss: in training mode the scores of every member, (N,
+    members, 10); in eval mode the log of the members' mean probabilities."""
+
+    def __init__(self, make_tower, members):
+        super().__init__()
+        self.members = nn.ModuleList([make_tower() for _ in range(members)])
+
+    def forward(self, x):
+        scores = torch.stack([member(x) for member in self.members], dim=1)
+        if self.training:
+            return scores
+        return scores.softmax(2).mean(1).log()
+
+
 BEST_SETTINGS = dict(epochs=30, batch_size=100, lr=3e-3, schedule='onecycle',
                      label_smoothing=0.1, augment=dict(shift=1.5, rotate=12.0, scale=0.1))
 
 
-def best_model(tower=bn_cnn_tower, comparison=ProbabilityComparison, tta=False, **tower_options):
+def best_model(tower=bn_cnn_tower, comparison=ProbabilityComparison, tta=False, members=1,
+               **tower_options):
     make_tower = partial(tower, **tower_options)
     if tta:
         make_tower = lambda: ShiftAveraged(partial(tower, **tower_options)())  # noqa: E731
+    if members > 1:
+        make_tower = partial(EnsembleTower, make_tower, members)
     return PairNet(make_tower, share=True, aux=True, comparison=comparison())
 
 
@@ -401,6 +423,15 @@ BEST_VARIANTS = {
                           dict(BEST_SETTINGS, epochs=60)),
     'best_w24_tta': ModelSpec('best_w24, test-time averaging over one-pixel shifts',
                               partial(best_model, width=24, tta=True), dict(BEST_SETTINGS, epochs=60)),
+    'best_ens3_w16_tta': ModelSpec(
+        'three width-16 best_w24_tta towers trained side by side, probabilities averaged',
+        partial(best_model, width=16, tta=True, members=3), dict(BEST_SETTINGS, epochs=40)),
+    'best_ens2_w24_tta': ModelSpec(
+        'two best_w24_tta towers trained side by side, probabilities averaged',
+        partial(best_model, width=24, tta=True, members=2), dict(BEST_SETTINGS, epochs=35)),
+    'best_w24_tta_elastic': ModelSpec(
+        'best_w24_tta with elastic warps of up to 1 pixel', partial(best_model, width=24, tta=True),
+        dict(BEST_SETTINGS, epochs=60, augment=dict(BEST_SETTINGS['augment'], elastic=1.0))),
 }
 MODELS.update(BEST_VARIANTS)
 MODELS['best'] = ModelSpec('shared BatchNorm CNN digit classifier, augmented digits, one-cycle '

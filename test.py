@@ -3,7 +3,8 @@
 Every model is trained for several rounds; round r draws new pairs and a new
 initialisation from seed S+r, and every model sees the same pairs in a round,
 so differences between models are paired. The table gives train and test error
-(% of pairs, mean ± std over rounds) and training seconds per round.
+(% of pairs, mean ± std over rounds), the test error of the auxiliary digit
+outputs (% of digit images) and training seconds per round.
 
 Examples:
     python test.py                                   # 10 models x 10 rounds on CPU
@@ -13,22 +14,17 @@ Examples:
 
 import argparse
 import json
-import multiprocessing
 import os
-import signal
 import sys
 import time
 
-import torch
-
 import dlc_practical_prologue as prologue
 from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
-from train import DEFAULTS, OPTIMIZERS, PairSets, TrainingDiverged, model_settings, run_once
+from rounds import PAIRS, draw_pairs, progress_line, run_jobs
+from train import DEFAULTS, OPTIMIZERS, model_settings
 from utils import (choose_device, environment, format_mean_std, format_table,
-                   non_negative_float, positive_float, positive_int, write_json_atomic)
-
-PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
-
+                   non_negative_float, positive_float, positive_int, results_path_problem,
+                   write_json_atomic)
 
 def model_list(text):
     """argparse type: comma-separated model names or group names (main, reports, r000...)."""
@@ -112,12 +108,8 @@ def parse_args(argv=None):
         if not os.path.isfile(args.resume):
             parser.error(f'--resume {args.resume!r}: no such file')
         args.out = args.resume
-    if args.out is not None:
-        folder = os.path.dirname(os.path.abspath(args.out))
-        if not args.out.endswith('.json'):
-            parser.error(f'--out {args.out!r}: the results file must end in .json')
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            parser.error(f'--out {args.out!r}: folder {folder} does not exist or is not writable')
+    if args.out is not None and results_path_problem(args.out):
+        parser.error('--out ' + results_path_problem(args.out))
     return args
 
 
@@ -129,59 +121,27 @@ def list_models():
                                  for group, members in GROUPS.items()))
 
 
-def draw_pairs(mnist, seed, validation=None):
-    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`; with
-    `validation`, the last that many train pairs replace the test pairs."""
-    generator = torch.Generator().manual_seed(seed)
-    (train_images, train_labels), (test_images, test_labels) = mnist
-    pairs = PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
-                     *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
-    return pairs if validation is None else pairs.validation_split(validation)
-
-
-def _start_worker():
-    torch.set_num_threads(1)  # the workers share the cores, one each
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
-def _run_job(job):
-    round_index, name, pairs, seed, overrides, device, curves = job
-    try:
-        return dict(round=round_index, **run_once(name, pairs, seed, overrides, device, curves))
-    except TrainingDiverged as error:  # recorded as failed, and the run goes on
-        return dict(round=round_index, model=name, seed=seed, failed=str(error))
-
-
-def run_jobs(jobs, workers):
-    """Results of the jobs, in order, computed by `workers` processes (or here if 1)."""
-    if workers == 1:
-        yield from map(_run_job, jobs)
-        return
-    # spawn, not fork: a forked child of a process that already ran OpenMP can hang.
-    pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_start_worker)
-    try:
-        yield from pool.imap(_run_job, jobs)
-    finally:
-        pool.terminate()
-        pool.join()
-
-
 def results_table(models, results, held_out='test'):
+    """Per model: parameters, rounds, train and held-out error, the digit error
+    of the auxiliary outputs where the model has them, seconds per round."""
     rows = []
     for name in models:
         runs = [r for r in results if r['model'] == name and 'failed' not in r]
         failed = sum(1 for r in results if r['model'] == name and 'failed' in r)
         if not runs:
             if failed:
-                rows.append([name, '-', f'0 (+{failed} failed)', '-', '-', '-'])
+                rows.append([name, '-', f'0 (+{failed} failed)', '-', '-', '-', '-'])
             continue
+        digit_errors = [r['test_digit_error'] for r in runs if r.get('test_digit_error') is not None]
         rows.append([name, f"{runs[0]['params']:,d}",
                      f'{len(runs)} (+{failed} failed)' if failed else len(runs),
                      format_mean_std(r['train_error'] for r in runs),
                      format_mean_std(r['test_error'] for r in runs),
+                     format_mean_std(digit_errors) if digit_errors else '-',
                      format_mean_std((r['train_time_s'] for r in runs), digits=2)])
-    header = ['model', 'params', 'rounds', 'train err %', f'{held_out} err %', 'train s/round']
-    return format_table(header, rows, '<>>>>>')
+    header = ['model', 'params', 'rounds', 'train err %', f'{held_out} err %',
+              f'{held_out} digit err %', 'train s/round']
+    return format_table(header, rows, '<>>>>>>')
 
 
 # What must agree between a results file and the command that resumes it.
@@ -202,14 +162,6 @@ def load_resumable(path, config):
         raise ValueError(f'{path} was made with other settings ({", ".join(differ)} differ); '
                          'resume with the same command, or start a new file with --out')
     return results, done
-
-
-def progress_line(result, done, total, elapsed):
-    head = f"[{elapsed:6.1f} s] {done}/{total} round {result['round'] + 1} {result['model']:12s}"
-    if 'failed' in result:
-        return f"{head} FAILED: {result['failed']}"
-    return (f"{head} held-out error {result['test_error']:5.1f}%  "
-            f"({result['train_time_s']:.2f} s)")
 
 
 def main(argv=None):
@@ -249,8 +201,8 @@ def run(args):
     started = time.perf_counter()
     interrupted = False
     # Round r's pairs are drawn once, from seed S+r, and shared by every model.
-    jobs = [(round_index, name, pairs, args.seed + round_index, overrides, args.device,
-             args.curves)
+    jobs = [dict(round=round_index, model=name, pairs=pairs, seed=args.seed + round_index,
+                 overrides=overrides, device=args.device, curves=args.curves, quiet=args.quiet)
             for round_index in range(args.rounds)
             for pairs in [draw_pairs(mnist, args.seed + round_index,
                                      args.validation).to(args.device)]
@@ -261,7 +213,8 @@ def run(args):
         for result in run_jobs(jobs, args.workers):
             results.append(result)
             if not args.quiet:
-                print(progress_line(result, len(results), total, time.perf_counter() - started),
+                print(progress_line(result, len(results), total, time.perf_counter() - started,
+                                    todo=len(results) - len(done)),
                       file=sys.stderr, flush=True)
             if args.out:
                 write_json_atomic(args.out, dict(config=config, results=results))

@@ -36,8 +36,8 @@ DEFAULTS = dict(
     swap=None,         # None, or double the training pairs by swapping the images:
                        # 'recompute' the target from the swapped digits, or 'flip' it
                        # (report 003's rule, wrong for equal digits)
-    augment=None,      # None, or random affine moves of each training digit per batch:
-                       # dict(shift=pixels, rotate=degrees, scale=fraction)
+    augment=None,      # None, or random moves of each training digit per batch:
+                       # dict(shift=pixels, rotate=degrees, scale=fraction, elastic=pixels)
     label_smoothing=0.0,  # of every cross-entropy
     schedule=None,     # None (constant rate) or 'onecycle' (rises to lr, then anneals)
 )
@@ -72,6 +72,18 @@ class PairSets(NamedTuple):
         tail = (self.train_input[n_train:], self.train_target[n_train:], self.train_classes[n_train:])
         return PairSets(*head, *tail)
 
+    def fold_split(self, fold, folds):
+        """Fold `fold` of `folds` (K-fold cross-validation on the training
+        pairs): that fold's pairs take the place of the test pairs, the other
+        folds train. The real test pairs are dropped."""
+        n = self.train_input.size(0)
+        if not 0 <= fold < folds <= n:
+            raise ValueError(f'fold {fold} of {folds} needs 0 <= fold < folds <= {n}')
+        held = torch.zeros(n, dtype=torch.bool)
+        held[fold * n // folds:(fold + 1) * n // folds] = True
+        train_sets = (self.train_input, self.train_target, self.train_classes)
+        return PairSets(*(t[~held] for t in train_sets), *(t[held] for t in train_sets))
+
     def doubled_by_swapping(self, rule):
         """The training pairs plus each pair with its two images swapped. The
         swapped target is recomputed from the swapped digits ('recompute'), or
@@ -103,27 +115,36 @@ def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0,
     loss = (target_weight * F.cross_entropy(pair_logits, target, label_smoothing=label_smoothing)
             if model.learns_comparison else 0.0)
     if digit_logits is not None:
-        # L_digit1 + L_digit2 = twice the mean over all 2N digit images.
+        # L_digit1 + L_digit2 = twice the mean over all 2N digit images. An ensemble
+        # in training gives (N, 2, members, 10): the mean over its members' losses.
+        labels = classes.unsqueeze(2).expand(digit_logits.shape[:-1]) if digit_logits.dim() == 4 \
+            else classes
         loss = loss + aux_weight * 2 * F.cross_entropy(digit_logits.reshape(-1, DIGITS),
-                                                       classes.reshape(-1),
+                                                       labels.reshape(-1),
                                                        label_smoothing=label_smoothing)
     return loss
 
 
-def random_affine(input, generator, shift=0.0, rotate=0.0, scale=0.0):
+def random_warp(input, generator, shift=0.0, rotate=0.0, scale=0.0, elastic=0.0):
     """Each 14x14 image of `input` (N, 2, 14, 14) moved at random: shifted by up
     to `shift` pixels, rotated by up to `rotate` degrees and scaled by up to
-    1 +- `scale`, independently per image."""
-    n = input.size(0) * input.size(1)
-    draw = lambda size: (torch.rand(size, generator=generator) * 2 - 1).to(input.device)  # noqa: E731
+    1 +- `scale`, independently per image; with `elastic`, also bent by a
+    smooth random displacement field of up to `elastic` pixels (a 4x4 grid of
+    random moves, upsampled bicubically)."""
+    n, size = input.size(0) * input.size(1), input.size(-1)
+    draw = lambda shape: (torch.rand(shape, generator=generator) * 2 - 1).to(input.device)  # noqa: E731
     angle = draw(n) * math.radians(rotate)
     zoom = 1 + draw(n) * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    offset = draw((n, 2)) * (2 * shift / input.size(-1))  # pixels -> [-1, 1] grid units
+    offset = draw((n, 2)) * (2 * shift / size)  # pixels -> [-1, 1] grid units
     theta = torch.stack((torch.stack((cos, -sin, offset[:, 0]), 1),
                          torch.stack((sin, cos, offset[:, 1]), 1)), 1)
     images = input.reshape(n, 1, *input.shape[2:])
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    if elastic:
+        field = F.interpolate(draw((n, 2, 4, 4)), size=input.shape[2:], mode='bicubic',
+                              align_corners=True)
+        grid = grid + field.permute(0, 2, 3, 1) * (2 * elastic / size)
     moved = F.grid_sample(images, grid, align_corners=False, padding_mode='border')
     return moved.view_as(input)
 
@@ -167,13 +188,14 @@ def make_optimizer(name, parameters, lr, momentum=0.9):
 
 def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_weight=1.0,
           momentum=0.9, swap=None, augment=None, label_smoothing=0.0, schedule=None,
-          generator=None, curves=True):
+          generator=None, curves=True, on_epoch=None):
     """Train `model` on data.train_* and return the per-epoch history.
 
     Train loss and error are averaged over the epoch's batches as they are
     trained (free); with `curves`, test loss and error are also measured after
     each epoch in eval mode (about a quarter more time). With `swap`, the
     training pairs are doubled by swapping their images (see PairSets).
+    `on_epoch(epoch, epochs)`, if given, is called after every epoch (progress).
     """
     if swap is not None:
         data = data.doubled_by_swapping(swap)
@@ -199,7 +221,7 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
             target = data.train_target[batch]
             input = data.train_input[batch]
             if augment:
-                input = random_affine(input, generator, **augment)
+                input = random_warp(input, generator, **augment)
             outputs = model(input)
             loss = pair_loss(model, outputs, target, data.train_classes[batch], aux_weight,
                              target_weight, label_smoothing)
@@ -215,6 +237,8 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
             raise TrainingDiverged(f'the training loss became {epoch_loss} at epoch {epoch}')
         history['train_loss'].append(epoch_loss)
         history['train_error'].append(100.0 * float(wrong) / n)
+        if on_epoch is not None:
+            on_epoch(epoch, epochs)
         if not curves:
             continue
         test_loss, test_error = evaluate(model, data.test_input, data.test_target,
@@ -247,9 +271,26 @@ def warm_up(name, data, settings, device):
     _warmed_up.add((name, device))
 
 
-def run_once(name, data, seed, overrides=None, device='cpu', curves=True):
+def mistakes(model, input, target, classes):
+    """Where the model errs on a set: 10x10 lists of counts indexed by (first
+    digit, second digit) of the pairs it gets wrong and of all pairs, the
+    indices of the wrong pairs, and the digits it read in them (None if the
+    model has no digit outputs)."""
+    pair_logits, digit_logits = eval_outputs(model, input)
+    wrong = pair_logits.argmax(1) != target
+    index = classes[:, 0] * DIGITS + classes[:, 1]
+    count = lambda weights: torch.bincount(index, weights, minlength=DIGITS ** 2)  # noqa: E731
+    as_grid = lambda counts: counts.long().view(DIGITS, DIGITS).tolist()  # noqa: E731
+    return dict(wrong_by_digits=as_grid(count(wrong.float())), pairs_by_digits=as_grid(count(None)),
+                wrong_pairs=wrong.nonzero().flatten().tolist(),
+                digits_read=(None if digit_logits is None else
+                             digit_logits[wrong].argmax(2).tolist()))
+
+
+def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epoch=None):
     """Build model `name` with seed `seed`, train it on `data` (raw PairSets,
-    on `device`) and return its metrics: errors in % of pairs."""
+    on `device`) and return its metrics: errors in % of pairs, where the test
+    errors fall (see `mistakes`), the history, the training time."""
     settings = model_settings(name, overrides)
     data = data.normalised()
     warm_up(name, data, settings, device)
@@ -261,7 +302,7 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True):
     if device != 'cpu':
         torch.cuda.synchronize()
     start = time.perf_counter()
-    history = train(model, data, generator=shuffle, curves=curves, **settings)
+    history = train(model, data, generator=shuffle, curves=curves, on_epoch=on_epoch, **settings)
     if device != 'cpu':
         torch.cuda.synchronize()
     train_time = time.perf_counter() - start
@@ -273,6 +314,7 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True):
         model=name, seed=seed, params=count_parameters(model), settings=settings,
         train_error=train_error, test_error=test_error,
         test_digit_error=digit_error(model, data.test_input, data.test_classes),
+        test_mistakes=mistakes(model, data.test_input, data.test_target, data.test_classes),
         train_time_s=train_time, history=history)
 
 

@@ -64,6 +64,28 @@ def non_negative_float(text):
     return _finite_float(text, above_zero=False)
 
 
+def list_of(value_type):
+    """argparse type: comma-separated values, each read by `value_type`, repeats dropped."""
+    def parse(text):
+        items = [item.strip() for item in text.split(',') if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError('no value given')
+        return list(dict.fromkeys(value_type(item) for item in items))
+    parse.__name__ = f'list of {value_type.__name__}'
+    return parse
+
+
+def results_path_problem(path):
+    """Why `path` can't take a results file (None if it can): it must end in
+    .json and its folder must exist and be writable."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not path.endswith('.json'):
+        return f'{path!r}: the results file must end in .json'
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        return f'{path!r}: folder {folder} does not exist or is not writable'
+    return None
+
+
 def choose_device(name):
     """'cpu', 'cuda' or 'auto' -> a torch device name; ValueError if CUDA is asked for and absent."""
     if name == 'auto':

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 import models
 from models import MODELS, build_model, count_parameters
@@ -132,3 +133,28 @@ def test_shift_averaged_tower_averages_probabilities_in_eval_mode_only():
     expected = torch.stack([tower(torch.roll(x, s, dims=(2, 3))).softmax(1)
                             for s in models.ShiftAveraged.SHIFTS]).mean(0)
     torch.testing.assert_close(out.exp(), expected)
+
+
+def test_ensemble_trains_each_member_and_averages_probabilities_in_eval():
+    from models import EnsembleTower
+    torch.manual_seed(0)
+    tower = EnsembleTower(lambda: nn.Sequential(nn.Flatten(), nn.Linear(196, 10)), members=3)
+    x = torch.randn(5, 1, 14, 14)
+    assert tower(x).shape == (5, 3, 10), 'training: every member\'s scores'
+    tower.eval()
+    expected = torch.stack([m(x).softmax(1) for m in tower.members]).mean(0)
+    torch.testing.assert_close(tower(x).exp(), expected)
+
+
+def test_ensemble_pair_model_trains_on_every_member_loss():
+    from train import pair_loss
+    model = build_model('best_ens2_w24_tta')
+    x = torch.randn(4, 2, 14, 14)
+    pair_logits, digits = model(x)
+    assert pair_logits.shape == (4, 2) and digits.shape == (4, 2, 2, 10)
+    loss = pair_loss(model, (pair_logits, digits), torch.ones(4, dtype=torch.long),
+                     torch.randint(0, 10, (4, 2)), aux_weight=1.0)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters()), 'both members learn'
+    model.eval()
+    assert model(x)[1].shape == (4, 2, 10)

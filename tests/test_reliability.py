@@ -1,7 +1,6 @@
 """Interrupts, resume, determinism and diverging training, on synthetic MNIST."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -88,6 +88,21 @@ def test_run_once_is_reproducible_and_reports_metrics():
     assert other['history'] != first['history'], 'another seed gives another run'
 
 
+def test_mistakes_account_for_every_test_error():
+    data = synthetic_pairs(100)
+    result = train.run_once('mlp_ws_aux', data, seed=1, overrides=dict(epochs=1))
+    mistakes = result['test_mistakes']
+    n_test = data.test_target.size(0)
+    wrong = len(mistakes['wrong_pairs'])
+    assert 100.0 * wrong / n_test == pytest.approx(result['test_error'])
+    assert sum(map(sum, mistakes['wrong_by_digits'])) == wrong
+    assert sum(map(sum, mistakes['pairs_by_digits'])) == n_test
+    for i in mistakes['wrong_pairs']:
+        a, b = data.test_classes[i].tolist()
+        assert mistakes['wrong_by_digits'][a][b] >= 1
+    assert len(mistakes['digits_read']) == wrong
+
+
 def test_test_labels_do_not_influence_training():
     data = synthetic_pairs(100)
     scrambled = data._replace(test_target=1 - data.test_target,
@@ -155,15 +170,27 @@ def test_target_weight_scales_the_pair_loss():
     torch.testing.assert_close(tenth - digits_only, 0.1 * (full - digits_only))
 
 
-def test_random_affine_moves_each_image_and_is_seeded():
+def test_random_warp_moves_each_image_and_is_seeded():
     data = synthetic_pairs(20)
     x = data.train_input[:8]
-    a = train.random_affine(x, torch.Generator().manual_seed(1), shift=2, rotate=10, scale=0.1)
-    b = train.random_affine(x, torch.Generator().manual_seed(1), shift=2, rotate=10, scale=0.1)
+    a = train.random_warp(x, torch.Generator().manual_seed(1), shift=2, rotate=10, scale=0.1)
+    b = train.random_warp(x, torch.Generator().manual_seed(1), shift=2, rotate=10, scale=0.1)
     assert a.shape == x.shape and torch.equal(a, b)
     assert not torch.allclose(a, x)
-    still = train.random_affine(x, torch.Generator().manual_seed(1))
+    still = train.random_warp(x, torch.Generator().manual_seed(1))
     torch.testing.assert_close(still, x, atol=1e-3, rtol=1e-4)  # no move: the identity
+
+
+def test_elastic_warp_is_local_and_bounded():
+    x = torch.zeros(1, 2, 14, 14)
+    x[0, :, 6:8, 6:8] = 1.0  # one bright 2x2 square per image
+    bent = train.random_warp(x, torch.Generator().manual_seed(3), elastic=1.0)
+    assert not torch.allclose(bent, x, atol=1e-3)
+    # Moved by at most one pixel: nothing lands two or more pixels from the square.
+    far = torch.ones(14, 14, dtype=torch.bool)
+    far[4:10, 4:10] = False
+    assert bent[0, :, far].abs().max() < 1e-6
+    assert not torch.equal(bent[0, 0], bent[0, 1])  # each image draws its own field
 
 
 def test_onecycle_schedule_and_label_smoothing_train():

@@ -1,0 +1,174 @@
+"""Paired effects: what weight sharing and the auxiliary loss change, with uncertainty.
+
+In round r every model of a test.py run sees the same pairs, so the effect of
+an ingredient is measured on paired differences d_r = error(with) - error(without)
+(percentage points of test error). For each effect this prints the mean
+difference, its 95% interval (Student t), the paired t-test p-value and the
+exact sign-flip permutation p-value (all 2^n sign patterns for n <= 16
+rounds, else 100,000 random ones); negative differences mean the ingredient
+helps.
+
+Examples:
+    python effects.py results/default.json
+    python effects.py results/default.json --compare cnn_2ch:cnn_ws_aux --json
+"""
+
+import argparse
+import itertools
+import json
+import math
+import random
+import statistics
+import sys
+
+from utils import format_table
+
+# (effect, model without it, model with it), for each encoder family present.
+FAMILY_EFFECTS = (
+    ('weight sharing', '{f}', '{f}_ws'),
+    ('weight sharing, with aux loss', '{f}_aux', '{f}_ws_aux'),
+    ('aux loss', '{f}', '{f}_aux'),
+    ('aux loss, with weight sharing', '{f}_ws', '{f}_ws_aux'),
+    ('both', '{f}', '{f}_ws_aux'),
+)
+FAMILIES = ('mlp', 'cnn')
+EXTRA_EFFECTS = (
+    ('towers + both vs one 2-channel CNN', 'cnn_2ch', 'cnn_ws_aux'),
+    ('argmax of a digit classifier vs learned head', 'cnn_ws_aux', 'cnn_digits'),
+)
+
+
+def t_density(x, dof):
+    log_norm = (math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2)
+                - 0.5 * math.log(dof * math.pi))
+    return math.exp(log_norm - (dof + 1) / 2 * math.log1p(x * x / dof))
+
+
+def t_cdf(t, dof, steps=4000):
+    """P(T <= t) for Student's t with `dof` degrees of freedom (Simpson's rule)."""
+    upper = min(abs(t), 1e3)
+    h = upper / steps
+    inner = sum((4 if i % 2 else 2) * t_density(i * h, dof) for i in range(1, steps))
+    area = h / 3 * (t_density(0.0, dof) + inner + t_density(upper, dof))
+    return 0.5 + math.copysign(min(area, 0.5), t)
+
+
+def t_quantile(p, dof):
+    """The t with t_cdf(t, dof) = p, by Newton's method from the normal quantile."""
+    t = statistics.NormalDist().inv_cdf(p)
+    for _ in range(50):
+        step = (t_cdf(t, dof) - p) / t_density(t, dof)
+        t -= step
+        if abs(step) < 1e-10:
+            break
+    return t
+
+
+def sign_flip_p(differences, samples=100_000, seed=0):
+    """Two-sided p-value of the sign-flip permutation test of mean zero: the
+    share of sign patterns whose |mean| is at least the observed one."""
+    observed = abs(sum(differences)) - 1e-9
+    n = len(differences)
+    if n <= 16:
+        patterns = itertools.product((1, -1), repeat=n)
+        total = 2 ** n
+    else:
+        rng = random.Random(seed)
+        patterns = ([rng.choice((1, -1)) for _ in range(n)] for _ in range(samples))
+        total = samples
+    hits = sum(abs(sum(s * d for s, d in zip(signs, differences))) >= observed
+               for signs in patterns)
+    return hits / total
+
+
+def paired_effect(without, with_):
+    """Statistics of the paired differences with_ - without (two equal-length lists)."""
+    differences = [b - a for a, b in zip(without, with_)]
+    n = len(differences)
+    mean = statistics.fmean(differences)
+    effect = dict(rounds=n, mean=mean, without=statistics.fmean(without),
+                  with_=statistics.fmean(with_), sign_flip_p=sign_flip_p(differences))
+    if n < 2:
+        return dict(effect, low=math.nan, high=math.nan, t_test_p=math.nan)
+    std = statistics.stdev(differences)
+    half = t_quantile(0.975, n - 1) * std / math.sqrt(n)
+    if std == 0:
+        t_test_p = 1.0 if mean == 0 else 0.0
+    else:
+        t = mean / (std / math.sqrt(n))
+        t_test_p = 2 * (1 - t_cdf(abs(t), n - 1))
+    return dict(effect, low=mean - half, high=mean + half, t_test_p=t_test_p)
+
+
+def errors_by_round(results, model):
+    """{round: test error} of a model's completed rounds."""
+    return {r['round']: r['test_error'] for r in results
+            if r['model'] == model and 'failed' not in r}
+
+
+def effects(results, comparisons):
+    """One dict per comparison (name, without, with) whose two models both have
+    rounds in `results`, over the rounds both completed."""
+    rows = []
+    for name, without, with_ in comparisons:
+        a, b = errors_by_round(results, without), errors_by_round(results, with_)
+        common = sorted(set(a) & set(b))
+        if common:
+            rows.append(dict(effect=name, without_model=without, with_model=with_,
+                             **paired_effect([a[r] for r in common], [b[r] for r in common])))
+    return rows
+
+
+def default_comparisons():
+    return [(name, a.format(f=family), b.format(f=family))
+            for family in FAMILIES for name, a, b in FAMILY_EFFECTS] + list(EXTRA_EFFECTS)
+
+
+def format_p(p):
+    return '-' if math.isnan(p) else ('<0.001' if p < 0.001 else f'{p:.3f}')
+
+
+def effects_table(rows):
+    body = [[row['effect'], f"{row['without_model']} -> {row['with_model']}", row['rounds'],
+             f"{row['without']:.1f} -> {row['with_']:.1f}", f"{row['mean']:+.2f}",
+             f"[{row['low']:+.2f}, {row['high']:+.2f}]", format_p(row['t_test_p']),
+             format_p(row['sign_flip_p'])]
+            for row in rows]
+    header = ['effect', 'models', 'rounds', 'test err %', 'diff (pp)', '95% interval',
+              't-test p', 'sign-flip p']
+    return format_table(header, body, '<<>>>>>>')
+
+
+def comparison(text):
+    """argparse type: WITHOUT:WITH, two model names."""
+    parts = text.split(':')
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError(f'{text!r}: expected WITHOUT:WITH, two model names')
+    return (f'{parts[0]} vs {parts[1]}', parts[0], parts[1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Paired effects between the models of a results file.')
+    parser.add_argument('results', help='a results JSON written by test.py --out')
+    parser.add_argument('--compare', type=comparison, action='append', default=None,
+                        metavar='WITHOUT:WITH',
+                        help='a pair of models to compare (repeatable; default: weight sharing, '
+                             'aux loss and both, per encoder family, and two more)')
+    parser.add_argument('--json', action='store_true', help='print the rows as JSON instead')
+    args = parser.parse_args(argv)
+    try:
+        with open(args.results) as f:
+            results = json.load(f)['results']
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f'error: {args.results} is not a results file of test.py ({error})', file=sys.stderr)
+        return 1
+    rows = effects(results, args.compare or default_comparisons())
+    if not rows:
+        print('error: no comparison has both of its models in the file', file=sys.stderr)
+        return 1
+    print(json.dumps(rows, indent=1) if args.json else effects_table(rows))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

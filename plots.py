@@ -1,0 +1,213 @@
+"""Figures from results files: learning curves, errors per digit pair, mistakes.
+
+matplotlib is optional: everything else in the project runs without it, and
+this script says how to install it when it is missing.
+
+  curves    per-epoch train and test loss and error, mean ± 1 std over rounds:
+            one figure per model and one with every model's test error
+            (needs a results file of `test.py --curves`)
+  heatmap   test error (% of pairs) per (first digit, second digit), summed
+            over rounds, for one model
+  mistakes  a grid of misclassified test pairs of one model and round, with
+            their true digits and the digits the model read (needs MNIST:
+            the pairs are drawn again from the round's seed)
+
+Examples:
+    python test.py --models main --curves --out results/curves.json
+    python plots.py curves results/curves.json --out figures
+    python plots.py heatmap results/default.json --model cnn_ws_aux --out figures
+    PYTORCH_DATA_DIR=../shared/data python plots.py mistakes results/default.json \\
+        --model cnn_ws_aux --out figures
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+DIGITS = 10
+
+
+def load_pyplot():
+    """matplotlib.pyplot with a file-only backend, or None (with a message) if missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        print('error: the figures need matplotlib, an optional extra: '
+              'pip install matplotlib', file=sys.stderr)
+        return None
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({'font.size': 8, 'axes.titlesize': 8, 'figure.dpi': 150})
+    return plt
+
+
+def completed(results, model=None):
+    return [r for r in results if 'failed' not in r and (model is None or r['model'] == model)]
+
+
+def mean_and_std_curves(runs, key):
+    """Per-epoch mean and std (0 for one round) of history[key] over runs."""
+    series = [r['history'][key] for r in runs]
+    length = min(map(len, series))
+    columns = [[s[i] for s in series] for i in range(length)]
+    mean = [statistics.fmean(c) for c in columns]
+    std = [statistics.stdev(c) if len(c) > 1 else 0.0 for c in columns]
+    return mean, std
+
+
+def band(ax, mean, std, label, **style):
+    epochs = range(1, len(mean) + 1)
+    line, = ax.plot(epochs, mean, label=label, **style)
+    ax.fill_between(epochs, [m - s for m, s in zip(mean, std)],
+                    [m + s for m, s in zip(mean, std)], color=line.get_color(), alpha=0.2, lw=0)
+
+
+def model_curves(plt, runs, model):
+    figure, (loss_ax, error_ax) = plt.subplots(1, 2, figsize=(6.4, 2.4))
+    for split, style in (('train', dict(ls='--')), ('test', {})):
+        band(loss_ax, *mean_and_std_curves(runs, f'{split}_loss'), split, **style)
+        band(error_ax, *mean_and_std_curves(runs, f'{split}_error'), split, **style)
+    loss_ax.set(xlabel='epoch', ylabel='loss', title=f'{model}: loss ({len(runs)} rounds)')
+    error_ax.set(xlabel='epoch', ylabel='error (% of pairs)', title=f'{model}: error, mean ± std')
+    error_ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_curves(plt, results, models, out):
+    """One figure per model and a combined one; returns the files written."""
+    with_curves = [m for m in models if completed(results, m)
+                   and 'test_error' in completed(results, m)[0]['history']]
+    if not with_curves:
+        raise ValueError('no per-epoch test error in this file: run test.py with --curves')
+    written = []
+    combined, ax = plt.subplots(figsize=(3.4, 2.6))
+    for model in with_curves:
+        runs = completed(results, model)
+        figure = model_curves(plt, runs, model)
+        written.append(save(figure, out, f'curves_{model}.pdf'))
+        band(ax, *mean_and_std_curves(runs, 'test_error'), model)
+    ax.set(xlabel='epoch', ylabel='test error (% of pairs)', title='test error, mean ± std',
+           ylim=(0, None))
+    ax.legend(fontsize=6, ncol=2)
+    combined.tight_layout()
+    written.append(save(combined, out, 'curves_all.pdf'))
+    return written
+
+
+def error_grid(results, model):
+    """(error % per (first, second) digit, None where no pair), summed over rounds."""
+    runs = [r for r in completed(results, model) if 'test_mistakes' in r]
+    if not runs:
+        raise ValueError(f'no per-digit-pair errors for {model!r} in this file')
+    wrong = [[sum(r['test_mistakes']['wrong_by_digits'][a][b] for r in runs) for b in range(DIGITS)]
+             for a in range(DIGITS)]
+    pairs = [[sum(r['test_mistakes']['pairs_by_digits'][a][b] for r in runs) for b in range(DIGITS)]
+             for a in range(DIGITS)]
+    grid = [[100.0 * w / p if p else None for w, p in zip(*rows)] for rows in zip(wrong, pairs)]
+    return grid, len(runs)
+
+
+def plot_heatmap(plt, results, model, out):
+    grid, rounds = error_grid(results, model)
+    figure, ax = plt.subplots(figsize=(3.4, 3.0))
+    image = ax.imshow([[v if v is not None else float('nan') for v in row] for row in grid],
+                      cmap='Reds', vmin=0)
+    for a in range(DIGITS):
+        for b in range(DIGITS):
+            if grid[a][b]:
+                ax.text(b, a, f'{grid[a][b]:.0f}', ha='center', va='center', fontsize=5)
+    ax.set(xticks=range(DIGITS), yticks=range(DIGITS), xlabel='second digit', ylabel='first digit',
+           title=f'{model}: test error % per digit pair ({rounds} rounds)')
+    figure.colorbar(image, ax=ax, shrink=0.8)
+    figure.tight_layout()
+    return [save(figure, out, f'heatmap_{model}.pdf')]
+
+
+def plot_mistakes(plt, results, config, model, round_index, data_dir, out, count=16):
+    import dlc_practical_prologue as prologue
+    from rounds import draw_pairs
+    if config.get('held_out') != 'test pairs':
+        raise ValueError('the mistakes grid needs a results file made on the test pairs')
+    runs = [r for r in completed(results, model) if r['round'] == round_index]
+    if not runs or 'test_mistakes' not in runs[0]:
+        raise ValueError(f'no mistakes of {model!r} in round {round_index + 1} in this file')
+    mistakes = runs[0]['test_mistakes']
+    pairs = draw_pairs(prologue.load_mnist_splits(data_dir), runs[0]['seed'])
+    shown = mistakes['wrong_pairs'][:count]
+    if not shown:
+        raise ValueError(f'{model!r} made no mistake in round {round_index + 1}')
+    columns = 4
+    rows = -(-len(shown) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(6.4, 1.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis('off')
+    for k, (ax, i) in enumerate(zip(axes.flat, shown)):
+        ax.imshow(pairs.test_input[i].transpose(0, 1).reshape(14, 28), cmap='gray_r')
+        true = pairs.test_classes[i].tolist()
+        read = mistakes['digits_read'][k] if mistakes['digits_read'] else None
+        ax.set_title(f'true {true[0]}{"<=" if true[0] <= true[1] else ">"}{true[1]}'
+                     + (f', read {read[0]} {read[1]}' if read else ''), fontsize=6)
+    figure.suptitle(f'{model}, round {round_index + 1}: {len(mistakes["wrong_pairs"])} '
+                    f'misclassified test pairs, the first {len(shown)}', fontsize=8)
+    figure.tight_layout()
+    return [save(figure, out, f'mistakes_{model}.pdf')]
+
+
+def save(figure, out, name):
+    path = os.path.join(out, name)
+    figure.savefig(path, bbox_inches='tight')
+    figure.clf()
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Figures from a results file of test.py.')
+    parser.add_argument('figure', choices=('curves', 'heatmap', 'mistakes'))
+    parser.add_argument('results', help='a results JSON written by test.py --out')
+    parser.add_argument('--model', default=None,
+                        help='the model (heatmap, mistakes; for curves: default every model)')
+    parser.add_argument('--round', type=int, default=1, help='mistakes: which round (default: 1)')
+    parser.add_argument('--data_dir', default=None,
+                        help='mistakes: folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
+    parser.add_argument('--out', default='figures', help='folder for the PDFs (default: %(default)s)')
+    args = parser.parse_args(argv)
+    try:
+        with open(args.results) as f:
+            saved = json.load(f)
+        results, config = saved['results'], saved['config']
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f'error: {args.results} is not a results file of test.py ({error})', file=sys.stderr)
+        return 1
+    models = list(dict.fromkeys(r['model'] for r in results))
+    if args.model is not None and args.model not in models:
+        print(f'error: no model {args.model!r} in {args.results}; it has {", ".join(models)}',
+              file=sys.stderr)
+        return 1
+    if args.figure != 'curves' and args.model is None:
+        print(f'error: {args.figure} needs --model (one of {", ".join(models)})', file=sys.stderr)
+        return 1
+    plt = load_pyplot()
+    if plt is None:
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+    from dlc_practical_prologue import MnistUnavailable
+    try:
+        if args.figure == 'curves':
+            written = plot_curves(plt, results, [args.model] if args.model else models, args.out)
+        elif args.figure == 'heatmap':
+            written = plot_heatmap(plt, results, args.model, args.out)
+        else:
+            written = plot_mistakes(plt, results, config, args.model, args.round - 1,
+                                    args.data_dir, args.out)
+    except (ValueError, MnistUnavailable) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    print('\n'.join(written))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Rounds of training, shared by test.py, tune.py and bench.py.
+
+A round draws its own 1000 training and 1000 test pairs, and the weight
+initialisation, from one seed; every model and every setting sees the same
+pairs in a round, so differences between them are paired. Model-rounds run
+side by side in worker processes (one thread each), and progress goes to
+stderr with the elapsed and the estimated remaining time.
+
+Example:
+    python -c "import rounds; print(rounds.PAIRS)"
+"""
+
+import multiprocessing
+import signal
+import sys
+
+import torch
+
+import dlc_practical_prologue as prologue
+from train import PairSets, TrainingDiverged, run_once
+
+PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
+
+
+def draw_pairs(mnist, seed, validation=None):
+    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`; with
+    `validation`, the last that many train pairs replace the test pairs."""
+    generator = torch.Generator().manual_seed(seed)
+    (train_images, train_labels), (test_images, test_labels) = mnist
+    pairs = PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
+                     *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
+    return pairs if validation is None else pairs.validation_split(validation)
+
+
+def _start_worker():
+    torch.set_num_threads(1)  # the workers share the cores, one each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def epoch_ticker(label):
+    """A per-epoch callback that rewrites one status line on a terminal's stderr
+    ('label: epoch e/E'); None when stderr is not a terminal (logs stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def tick(epoch, epochs):
+        print(f'\r\x1b[K  {label}: epoch {epoch}/{epochs}', end='', file=sys.stderr, flush=True)
+    return tick
+
+
+def run_job(job):
+    """One model-round: job = dict(round, model, pairs, seed, overrides, device,
+    curves, quiet). The result dict of train.run_once plus its round (and its
+    tag, if the job has one); a diverged training is a result marked failed."""
+    head = dict(round=job['round'], **({'tag': job['tag']} if 'tag' in job else {}))
+    ticker = None if job.get('quiet') else epoch_ticker(f"round {job['round'] + 1} {job['model']}")
+    try:
+        return dict(head, **run_once(job['model'], job['pairs'], job['seed'], job['overrides'],
+                                     job['device'], job['curves'], on_epoch=ticker))
+    except TrainingDiverged as error:  # recorded as failed, and the run goes on
+        return dict(head, model=job['model'], seed=job['seed'], failed=str(error))
+
+
+def run_jobs(jobs, workers):
+    """Results of the jobs, in order, computed by `workers` processes (or here if 1)."""
+    if workers == 1:
+        yield from map(run_job, jobs)
+        return
+    # spawn, not fork: a forked child of a process that already ran OpenMP can hang.
+    pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_start_worker)
+    try:
+        yield from pool.imap(run_job, jobs)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def progress_line(result, done, total, elapsed, todo=None):
+    """One line for a finished model-round: elapsed time, count, estimated time
+    left (from the mean time per model-round of this run so far: `todo` is how
+    many of the done ones ran in this process, when a resumed run skipped some)."""
+    ran = done if todo is None else todo
+    left = elapsed / ran * (total - done) if ran else 0.0
+    head = (f"\r\x1b[K[{elapsed:6.1f} s, ~{left:5.0f} s left] {done}/{total} "
+            f"round {result['round'] + 1} {result['model']:12s}")
+    if not sys.stderr.isatty():
+        head = head[len('\r\x1b[K'):]
+    if 'failed' in result:
+        return f"{head} FAILED: {result['failed']}"
+    return (f"{head} held-out error {result['test_error']:5.1f}%  "
+            f"({result['train_time_s']:.2f} s)")

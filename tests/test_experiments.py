@@ -1,0 +1,191 @@
+"""The experiments toolkit: tuning (tune.py), paired effects (effects.py) and figures (plots.py)."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import effects
+import plots
+import tune
+from conftest import ROOT, synthetic_pairs
+
+
+def run_script(script, *args):
+    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+
+
+# --- tune.py -----------------------------------------------------------------
+
+def test_grid_is_the_product_of_the_values_given():
+    args = tune.parse_args(['mlp', '--lr', '1e-3,3e-3', '--optimizer', 'adam,sgd'])
+    assert tune.grid(args) == [dict(lr=1e-3, optimizer='adam'), dict(lr=1e-3, optimizer='sgd'),
+                               dict(lr=3e-3, optimizer='adam'), dict(lr=3e-3, optimizer='sgd')]
+    assert tune.grid(tune.parse_args(['mlp'])) == [{}], 'no axis: the model\'s own setting'
+
+
+def test_choice_is_the_lowest_mean_overall_or_per_value():
+    settings = [dict(lr=1, optimizer='adam'), dict(lr=2, optimizer='adam'),
+                dict(lr=1, optimizer='sgd'), dict(lr=2, optimizer='sgd')]
+    scores = [[5.0, 7.0], [4.0, 4.0], [9.0], []]
+    assert tune.choose(settings, scores) == 1
+    assert tune.choose(settings, scores, per='optimizer') == {'adam': 1, 'sgd': 2}
+
+
+def test_folds_cover_every_training_pair_once_and_drop_the_test_pairs():
+    data = synthetic_pairs(100)
+    data = data._replace(test_input=torch.full_like(data.test_input, -99.0))  # marked
+    held = []
+    for k in range(4):
+        split = data.fold_split(k, 4)
+        assert split.train_input.size(0) == 75 and split.test_input.size(0) == 25
+        assert (split.train_input != -99).all() and (split.test_input != -99).all()
+        held.append(split.test_input)
+    assert torch.equal(torch.cat(held), data.train_input)
+    with pytest.raises(ValueError):
+        data.fold_split(4, 4)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['resnet'], "unknown model 'resnet'"),
+    (['mlp', '--lr', '0,1'], 'above 0'),
+    (['mlp', '--optimizer', 'adam,rmsprop'], "unknown optimizer 'rmsprop'"),
+    (['mlp', '--folds', '1'], 'must be 2 to 1000'),
+    (['mlp', '--folds', '5', '--validation', '100'], 'not allowed with argument'),
+    (['mlp', '--validation', '1000'], 'must leave training pairs'),
+    (['mlp', '--per', 'lr'], 'give the values of --lr'),
+    (['mlp', '--test_rounds', '-1'], '0 or more'),
+    (['mlp', '--out', 'x.txt'], 'must end in .json'),
+])
+def test_tune_refuses_bad_input(args, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        tune.parse_args(args)
+    assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_tuning_run_chooses_per_optimizer_then_tests_on_new_seeds(fake_mnist, tmp_path):
+    out = tmp_path / 'tune.json'
+    result = run_script('tune.py', 'mlp_ws_aux', '--data_dir', str(fake_mnist), '--epochs', '2',
+                        '--lr', '1e-3,1e-2', '--optimizer', 'adam,sgd', '--per', 'optimizer',
+                        '--folds', '3', '--rounds', '1', '--test_rounds', '1', '--workers', '1',
+                        '--quiet', '--out', str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ''
+    saved = json.loads(out.read_text())
+    assert len(saved['runs']) == 4 * 3, '4 settings x 3 folds x 1 round'
+    assert {run['tag']['fold'] for run in saved['runs']} == {0, 1, 2}
+    assert set(saved['chosen']) == {'adam', 'sgd'}
+    assert saved['settings'][saved['chosen']['sgd']]['optimizer'] == 'sgd'
+    tuning_seeds = {run['seed'] for run in saved['runs']}
+    test_seeds = {run['seed'] for run in saved['test_runs']}
+    assert len(saved['test_runs']) == 2 and not tuning_seeds & test_seeds
+    assert 'chosen' in result.stdout and 'test err %' in result.stdout
+
+
+# --- effects.py --------------------------------------------------------------
+
+def test_student_t_matches_published_values():
+    # t_{0.975} for 1, 4, 9 and 29 degrees of freedom (any statistics table).
+    for dof, value in ((1, 12.7062), (4, 2.7764), (9, 2.2622), (29, 2.0452)):
+        assert effects.t_quantile(0.975, dof) == pytest.approx(value, abs=1e-4)
+    assert effects.t_cdf(0.0, 5) == pytest.approx(0.5)
+    assert effects.t_cdf(-2.0, 3) == pytest.approx(0.0697, abs=1e-4)
+
+
+def test_sign_flip_test_is_exact_for_few_rounds():
+    # All 2^4 sign patterns of (1, 1, 1, 1): only the two uniform ones reach |mean| 1.
+    assert effects.sign_flip_p([1.0, 1.0, 1.0, 1.0]) == pytest.approx(2 / 16)
+    assert effects.sign_flip_p([1.0, -1.0, 1.0, -1.0]) == 1.0
+
+
+def test_paired_effect_interval_and_p_values():
+    without = [10.0, 12.0, 11.0, 13.0, 12.0]
+    with_ = [8.0, 11.0, 9.0, 10.5, 10.0]
+    row = effects.paired_effect(without, with_)
+    differences = [-2.0, -1.0, -2.0, -2.5, -2.0]
+    assert row['mean'] == pytest.approx(sum(differences) / 5)
+    assert row['low'] < row['mean'] < row['high'] < 0
+    assert row['t_test_p'] < 0.01 and row['sign_flip_p'] == pytest.approx(2 / 32)
+    unpaired_noise = effects.paired_effect([1.0, 2.0, 3.0], [2.0, 1.0, 3.0])
+    assert unpaired_noise['low'] < 0 < unpaired_noise['high'] and unpaired_noise['t_test_p'] == 1.0
+
+
+def results_file(tmp_path, errors):
+    """A results file of test.py with the given {model: [test error per round]}."""
+    results = [dict(model=model, round=r, test_error=e, seed=r)
+               for model, values in errors.items() for r, e in enumerate(values)]
+    path = tmp_path / 'r.json'
+    path.write_text(json.dumps(dict(config={}, results=results)))
+    return path
+
+
+def test_effects_pair_the_rounds_both_models_completed(tmp_path):
+    path = results_file(tmp_path, dict(cnn=[15.0, 16.0, 14.0], cnn_ws=[14.0, 15.5, 13.0]))
+    result = run_script('effects.py', str(path), '--json')
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row['effect'] == 'weight sharing' and row['rounds'] == 3
+    assert row['mean'] == pytest.approx(-2.5 / 3)
+    assert not math.isnan(row['high'])
+
+
+@pytest.mark.parametrize('args, message, code', [
+    (['--compare', 'cnn'], 'expected WITHOUT:WITH', 2),
+    (['--compare', 'mlp:nothing'], 'no comparison has both of its models', 1),
+])
+def test_effects_refuse_bad_input(tmp_path, args, message, code):
+    path = results_file(tmp_path, dict(cnn=[15.0], mlp=[18.0]))
+    result = run_script('effects.py', str(path), *args)
+    assert result.returncode == code and message in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+# --- plots.py ----------------------------------------------------------------
+
+def test_error_grid_sums_the_rounds():
+    def round_result(wrong_01):
+        wrong = [[0] * 10 for _ in range(10)]
+        pairs = [[1] * 10 for _ in range(10)]
+        wrong[0][1] = wrong_01
+        return dict(model='m', round=0, test_mistakes=dict(wrong_by_digits=wrong,
+                                                           pairs_by_digits=pairs))
+    grid, rounds = plots.error_grid([round_result(1), round_result(0)], 'm')
+    assert rounds == 2 and grid[0][1] == 50.0 and grid[1][0] == 0.0
+
+
+def test_curves_need_a_curves_run(tmp_path):
+    results = [dict(model='m', round=0, history=dict(train_loss=[1.0], train_error=[5.0]))]
+    path = tmp_path / 'r.json'
+    path.write_text(json.dumps(dict(config={}, results=results)))
+    pytest.importorskip('matplotlib')
+    result = run_script('plots.py', 'curves', str(path), '--out', str(tmp_path))
+    assert result.returncode == 1 and 'run test.py with --curves' in result.stderr
+
+
+def test_figures_from_a_small_curves_run(fake_mnist, tmp_path):
+    pytest.importorskip('matplotlib')
+    out = tmp_path / 'r.json'
+    run = subprocess.run([sys.executable, str(ROOT / 'test.py'), '--data_dir', str(fake_mnist),
+                          '--models', 'mlp_ws_aux,mlp', '--rounds', '2', '--epochs', '2',
+                          '--curves', '--quiet', '--out', str(out)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stderr
+    figures = tmp_path / 'figures'
+    for args in (['curves'], ['heatmap', '--model', 'mlp_ws_aux'],
+                 ['mistakes', '--model', 'mlp', '--data_dir', str(fake_mnist)]):
+        result = run_script('plots.py', args[0], str(out), *args[1:], '--out', str(figures))
+        assert result.returncode == 0, result.stderr
+    names = {p.name for p in figures.iterdir()}
+    assert {'curves_mlp.pdf', 'curves_mlp_ws_aux.pdf', 'curves_all.pdf',
+            'heatmap_mlp_ws_aux.pdf', 'mistakes_mlp.pdf'} <= names
+    assert all(p.stat().st_size > 1000 for p in figures.iterdir())
+
+
+def test_plots_refuse_an_unknown_model(tmp_path):
+    path = results_file(tmp_path, dict(cnn=[15.0]))
+    result = run_script('plots.py', 'heatmap', str(path), '--model', 'mlp')
+    assert result.returncode == 1 and "no model 'mlp'" in result.stderr

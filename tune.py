@@ -1,0 +1,233 @@
+"""Choose hyper-parameters without the test pairs: a grid on validation splits.
+
+Every setting of the grid (the product of the values given) trains on the same
+rounds' training pairs and is scored on held-out training pairs: the last 200
+(default), or K-fold cross-validation with --folds K. The test pairs of those
+rounds are never used. The table gives the validation error (% of pairs,
+mean ± std over rounds and folds) per setting, and marks the chosen one (the
+lowest mean). With --per AXIS, one setting is chosen for each value of that
+axis (e.g. the best rate for each optimizer). With --test_rounds N, each chosen
+setting is then trained on all 1000 training pairs and measured on the test
+pairs of N new rounds, whose seeds the tuning never used.
+
+Examples:
+    python tune.py cnn_ws_aux --lr 3e-4,1e-3,3e-3 --batch_size 50,100 --rounds 3
+    python tune.py cnn_ws_aux --folds 10 --rounds 1 --epochs 15,25,40
+    # report 000's Table I: alpha * L_target + beta * (L_digit1 + L_digit2)
+    python tune.py cnn_ws_aux --target_weight 0.1,0.5,1 --aux_weight 0,0.1,0.5,1
+    # Adam against SGD, each at its own best rate, then on the test pairs
+    python tune.py cnn_ws_aux --optimizer adam,sgd --lr 1e-3,3e-3,1e-2,3e-2,0.1 \\
+        --per optimizer --test_rounds 10 --out results/optimizers.json
+"""
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import time
+
+import dlc_practical_prologue as prologue
+from models import MODELS
+from rounds import PAIRS, draw_pairs, progress_line, run_jobs
+from train import OPTIMIZERS, model_settings
+from utils import (environment, format_mean_std, format_table, list_of, non_negative_float,
+                   positive_float, positive_int, results_path_problem, write_json_atomic)
+
+# The grid's axes: training settings (train.DEFAULTS keys) and how to read their values.
+AXES = dict(lr=positive_float, batch_size=positive_int, epochs=positive_int,
+            optimizer=str, target_weight=non_negative_float, aux_weight=non_negative_float)
+TEST_SEED_OFFSET = 1000  # test rounds use seeds seed+1000...: never a tuning round's
+
+
+def optimizer_name(text):
+    if text not in OPTIMIZERS:
+        raise argparse.ArgumentTypeError(f'unknown optimizer {text!r}; known: {", ".join(OPTIMIZERS)}')
+    return text
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Grid search on validation splits of the training pairs (never the test pairs).')
+    parser.add_argument('model', metavar='MODEL', help='a registered model (python test.py --list)')
+    readers = dict(AXES, optimizer=optimizer_name)
+    for axis, reader in readers.items():
+        parser.add_argument(f'--{axis}', type=list_of(reader), default=None, metavar='V1,V2,...',
+                            help=f"values of {axis} to try (default: the model's own)")
+    held_out = parser.add_mutually_exclusive_group()
+    held_out.add_argument('--validation', type=positive_int, default=200, metavar='N',
+                          help='score on the last N training pairs (default: %(default)s)')
+    held_out.add_argument('--folds', type=positive_int, default=None, metavar='K',
+                          help='score by K-fold cross-validation on the training pairs instead')
+    parser.add_argument('--rounds', type=positive_int, default=3,
+                        help='data draws per setting (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=100,
+                        help='round r uses seed+r (default: %(default)s, apart from test.py\'s 0)')
+    parser.add_argument('--per', choices=list(AXES), default=None, metavar='AXIS',
+                        help='choose one setting per value of this axis (default: one overall)')
+    parser.add_argument('--test_rounds', type=int, default=0, metavar='N',
+                        help='then measure each chosen setting on the test pairs of N rounds '
+                             f'with seeds seed+{TEST_SEED_OFFSET}... (default: none)')
+    parser.add_argument('--data_dir', default=None,
+                        help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
+    parser.add_argument('--workers', type=positive_int, default=os.cpu_count() or 1,
+                        help='processes side by side, one thread each (default: %(default)s)')
+    parser.add_argument('--out', default=None, metavar='FILE.json',
+                        help='write the grid, every run and the choice to this JSON')
+    parser.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
+    args = parser.parse_args(argv)
+    if args.model not in MODELS:
+        parser.error(f'unknown model {args.model!r}; see python test.py --list')
+    if args.folds is not None:
+        if not 2 <= args.folds <= PAIRS:
+            parser.error(f'--folds {args.folds}: must be 2 to {PAIRS}')
+        args.validation = None
+    elif args.validation >= PAIRS:
+        parser.error(f'--validation {args.validation}: must leave training pairs (below {PAIRS})')
+    if args.test_rounds < 0:
+        parser.error('--test_rounds must be 0 or more')
+    if args.per is not None and getattr(args, args.per) is None:
+        parser.error(f'--per {args.per}: give the values of --{args.per} to choose among')
+    if args.out is not None and results_path_problem(args.out):
+        parser.error('--out ' + results_path_problem(args.out))
+    return args
+
+
+def grid(args):
+    """The settings to try: a list of dicts, one value per axis given."""
+    given = {axis: getattr(args, axis) for axis in AXES if getattr(args, axis) is not None}
+    return [dict(zip(given, values)) for values in itertools.product(*given.values())]
+
+
+def held_out_sets(pairs, args):
+    """[(fold, PairSets)] of one round: one validation split, or every fold."""
+    if args.folds is None:
+        return [(0, pairs.validation_split(args.validation))]
+    return [(k, pairs.fold_split(k, args.folds)) for k in range(args.folds)]
+
+
+def choose(settings, scores, per=None):
+    """Index of the lowest mean validation error, or with `per` a dict
+    {value of that axis: index}. Settings whose runs all failed are skipped."""
+    def best(indices):
+        scored = [i for i in indices if scores[i]]
+        return min(scored, key=lambda i: statistics.fmean(scores[i])) if scored else None
+    if per is None:
+        return best(range(len(settings)))
+    values = dict.fromkeys(setting[per] for setting in settings)
+    return {value: best([i for i, s in enumerate(settings) if s[per] == value]) for value in values}
+
+
+def describe(setting):
+    return ', '.join(f'{axis} {value}' for axis, value in setting.items()) or "the model's own"
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        mnist = prologue.load_mnist_splits(args.data_dir)
+    except prologue.MnistUnavailable as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    settings = grid(args)
+    held_out = (f'{args.folds}-fold cross-validation' if args.folds else
+                f'validation: the last {args.validation} training pairs')
+    config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
+                  rounds=args.rounds, seed=args.seed, held_out=held_out,
+                  base_settings=model_settings(args.model), environment=environment())
+    jobs = [dict(round=r, model=args.model, pairs=split, seed=args.seed + r,
+                 overrides=setting, device='cpu', curves=False, quiet=args.quiet,
+                 tag=dict(setting=i, fold=fold))
+            for r in range(args.rounds)
+            for pairs in [draw_pairs(mnist, args.seed + r)]
+            for fold, split in held_out_sets(pairs, args)
+            for i, setting in enumerate(settings)]
+    runs, tests = [], []
+    output = dict(config=config, settings=settings, runs=runs, chosen=None, test_runs=tests)
+    started = time.perf_counter()
+    try:
+        for run in run_jobs(jobs, args.workers):
+            runs.append(run)
+            report_progress(args, run, len(runs), len(jobs), started)
+            if args.out:
+                write_json_atomic(args.out, output)
+    except KeyboardInterrupt:
+        print('\ninterrupted: the table below holds the completed runs only', file=sys.stderr)
+        print(tuning_table(settings, scores_of(runs, len(settings)), None, held_out))
+        return 130
+
+    scores = scores_of(runs, len(settings))
+    chosen = choose(settings, scores, args.per)
+    output['chosen'] = chosen
+    print(f'{args.model}: {len(settings)} settings x {args.rounds} rounds, {held_out}, '
+          f'seed {args.seed}, {time.perf_counter() - started:.0f} s')
+    print(tuning_table(settings, scores, chosen, held_out))
+    picks = list(chosen.values()) if isinstance(chosen, dict) else [chosen]
+    picks = [i for i in picks if i is not None]
+    if args.test_rounds and picks:
+        test_seed = args.seed + TEST_SEED_OFFSET
+        jobs = [dict(round=r, model=args.model, pairs=pairs, seed=test_seed + r,
+                     overrides=settings[i], device='cpu', curves=False, quiet=args.quiet,
+                     tag=dict(setting=i))
+                for r in range(args.test_rounds)
+                for pairs in [draw_pairs(mnist, test_seed + r)]
+                for i in picks]
+        started = time.perf_counter()
+        try:
+            for run in run_jobs(jobs, args.workers):
+                tests.append(run)
+                report_progress(args, run, len(tests), len(jobs), started)
+                if args.out:
+                    write_json_atomic(args.out, output)
+        except KeyboardInterrupt:
+            print('\ninterrupted: the table below holds the completed test rounds only',
+                  file=sys.stderr)
+            print(test_table(settings, picks, tests))
+            return 130
+        print(f'\nthe chosen settings on the test pairs, {args.test_rounds} rounds from seed '
+              f'{test_seed}:')
+        print(test_table(settings, picks, tests))
+    if args.out:
+        write_json_atomic(args.out, output)
+        print(f'results written to {args.out}')
+    return 0
+
+
+def report_progress(args, run, done, total, started):
+    if not args.quiet:
+        print(progress_line(run, done, total, time.perf_counter() - started),
+              file=sys.stderr, flush=True)
+
+
+def scores_of(runs, n_settings):
+    """The held-out errors of each setting's completed runs (failed runs left out)."""
+    scores = [[] for _ in range(n_settings)]
+    for run in runs:
+        if 'failed' not in run:
+            scores[run['tag']['setting']].append(run['test_error'])
+    return scores
+
+
+def tuning_table(settings, scores, chosen, held_out):
+    picks = set(chosen.values()) if isinstance(chosen, dict) else {chosen}
+    rows = [[describe(setting), len(scores[i]),
+             format_mean_std(scores[i], digits=2) if scores[i] else '-',
+             'chosen' if i in picks else '']
+            for i, setting in enumerate(settings)]
+    header = ['setting', 'runs', f'{held_out.split(":")[0]} err %', '']
+    return format_table(header, rows, '<>><')
+
+
+def test_table(settings, picks, tests):
+    rows = []
+    for i in picks:
+        errors = [t['test_error'] for t in tests if t['tag']['setting'] == i and 'failed' not in t]
+        times = [t['train_time_s'] for t in tests if t['tag']['setting'] == i and 'failed' not in t]
+        rows.append([describe(settings[i]), len(errors),
+                     format_mean_std(errors) if errors else '-',
+                     format_mean_std(times, digits=2) if times else '-'])
+    return format_table(['setting', 'rounds', 'test err %', 'train s/round'], rows, '<>>>')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
