@@ -434,12 +434,49 @@ BEST_VARIANTS = {
         dict(BEST_SETTINGS, epochs=60, augment=dict(BEST_SETTINGS['augment'], elastic=1.0))),
 }
 MODELS.update(BEST_VARIANTS)
-MODELS['best'] = ModelSpec('shared BatchNorm CNN digit classifier, augmented digits, one-cycle '
-                           'rate; pair = exact P(first <= second) from the digit probabilities',
-                           best_model, BEST_SETTINGS)
+# `best`: chosen on validation splits only (README, "Accuracy"; results/best_dev/).
+BEST_RECIPE = dict(BEST_SETTINGS, epochs=60)
+MODELS['best'] = ModelSpec('shared BatchNorm CNN digit classifier (width 24), augmented digits, '
+                           'one-cycle rate, test-time shift averaging; pair = exact '
+                           'P(first <= second) from the digit probabilities',
+                           partial(best_model, width=24, tta=True), BEST_RECIPE)
+
+
+def _best_ablation():
+    """`best` with one ingredient taken out or replaced, one model each."""
+    build, settings = partial(best_model, width=24, tta=True), BEST_RECIPE
+    without = lambda **changes: dict(settings, **changes)  # noqa: E731
+    return {
+        'best_no_tta': ModelSpec('best without test-time shift averaging',
+                                 partial(best_model, width=24), settings),
+        'best_no_augment': ModelSpec('best trained on the digits as they are', build,
+                                     without(augment=None)),
+        'best_no_smoothing': ModelSpec('best without label smoothing', build,
+                                       without(label_smoothing=0.0)),
+        'best_constant_lr': ModelSpec('best at a constant rate (Adam 1e-3), no one-cycle',
+                                      build, without(schedule=None, lr=1e-3)),
+        'best_30_epochs': ModelSpec('best trained 30 epochs instead of 60', build,
+                                    without(epochs=30)),
+        'best_argmax_head': ModelSpec('best comparing the two argmax digits instead of P(a<=b)',
+                                      partial(best_model, width=24, tta=True,
+                                              comparison=ArgmaxComparison), settings),
+        'best_learned_head': ModelSpec(
+            'best with a learned head (20-64-2 on the probabilities) instead of P(a<=b)',
+            partial(best_model, width=24, tta=True,
+                    comparison=partial(LearnedComparison, softmax=True)), settings),
+        'best_course_tower': ModelSpec("best's training and head on the course CNN tower "
+                                       '(no BatchNorm)',
+                                       partial(best_model, tower=partial(digit_tower, 'cnn'),
+                                               tta=True), settings),
+    }
+
+
+BEST_ABLATION = _best_ablation()
+MODELS.update(BEST_ABLATION)
 REPORT_MODELS = _report_models()
 MODELS.update(REPORT_MODELS)
 GROUPS = {'main': DEFAULT_SUITE, 'reports': list(REPORT_MODELS),
+          'ablation': ['best', *BEST_ABLATION],
           'heads': ['cnn_ws_aux', 'cnn_ws_aux_rawhead', 'mlp_ws_aux', 'mlp_ws_aux_rawhead',
                     'cnn_ws', 'cnn_ws_softhead'],
           **{report: [n for n in REPORT_MODELS if n.startswith(report + '_')]

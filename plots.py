@@ -158,7 +158,7 @@ def plot_mistakes(plt, results, config, model, round_index, data_dir, out, count
 
 def save(figure, out, name):
     path = os.path.join(out, name)
-    figure.savefig(path, bbox_inches='tight')
+    figure.savefig(path, bbox_inches='tight', metadata={'CreationDate': None})  # reproducible
     figure.clf()
     return path
 

@@ -32,6 +32,31 @@ def draw_pairs(mnist, seed, validation=None):
     return pairs if validation is None else pairs.validation_split(validation)
 
 
+_mnist = {}
+
+
+def mnist_splits(data_dir):
+    """MNIST's two splits, loaded (and checked) once per process."""
+    if data_dir not in _mnist:
+        _mnist[data_dir] = prologue.load_mnist_splits(data_dir)
+    return _mnist[data_dir]
+
+
+def round_pairs(data_dir, seed, held_out=None):
+    """The pairs of the round with `seed`. held_out: None (the test pairs),
+    ('validation', N) for the last N training pairs, or ('fold', k, K) for
+    fold k of K of the training pairs."""
+    pairs = draw_pairs(mnist_splits(data_dir), seed)
+    if held_out is None:
+        return pairs
+    kind, *values = held_out
+    if kind == 'validation':
+        return pairs.validation_split(*values)
+    if kind == 'fold':
+        return pairs.fold_split(*values)
+    raise ValueError(f'unknown held-out set {held_out!r}')
+
+
 def _start_worker():
     torch.set_num_threads(1)  # the workers share the cores, one each
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -49,13 +74,16 @@ def epoch_ticker(label):
 
 
 def run_job(job):
-    """One model-round: job = dict(round, model, pairs, seed, overrides, device,
-    curves, quiet). The result dict of train.run_once plus its round (and its
-    tag, if the job has one); a diverged training is a result marked failed."""
+    """One model-round: job = dict(round, model, seed, data_dir, held_out,
+    overrides, device, curves, quiet, and optionally tag). The worker draws the
+    round's pairs itself (cheaper than sending them). The result dict of
+    train.run_once plus the round (and the tag); a diverged training is a
+    result marked failed."""
     head = dict(round=job['round'], **({'tag': job['tag']} if 'tag' in job else {}))
+    pairs = round_pairs(job['data_dir'], job['seed'], job['held_out']).to(job['device'])
     ticker = None if job.get('quiet') else epoch_ticker(f"round {job['round'] + 1} {job['model']}")
     try:
-        return dict(head, **run_once(job['model'], job['pairs'], job['seed'], job['overrides'],
+        return dict(head, **run_once(job['model'], pairs, job['seed'], job['overrides'],
                                      job['device'], job['curves'], on_epoch=ticker))
     except TrainingDiverged as error:  # recorded as failed, and the run goes on
         return dict(head, model=job['model'], seed=job['seed'], failed=str(error))

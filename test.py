@@ -20,7 +20,7 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
-from rounds import PAIRS, draw_pairs, progress_line, run_jobs
+from rounds import PAIRS, mnist_splits, progress_line, run_jobs
 from train import DEFAULTS, OPTIMIZERS, model_settings
 from utils import (choose_device, environment, format_mean_std, format_table,
                    non_negative_float, positive_float, positive_int, results_path_problem,
@@ -179,7 +179,7 @@ def run(args):
     overrides = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                      optimizer=args.optimizer, aux_weight=args.aux_weight)
     try:
-        mnist = prologue.load_mnist_splits(args.data_dir)
+        mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
@@ -200,12 +200,12 @@ def run(args):
             return 2
     started = time.perf_counter()
     interrupted = False
-    # Round r's pairs are drawn once, from seed S+r, and shared by every model.
-    jobs = [dict(round=round_index, model=name, pairs=pairs, seed=args.seed + round_index,
-                 overrides=overrides, device=args.device, curves=args.curves, quiet=args.quiet)
+    # Round r's pairs are drawn from seed S+r, the same for every model.
+    held_out = None if args.validation is None else ('validation', args.validation)
+    jobs = [dict(round=round_index, model=name, seed=args.seed + round_index,
+                 data_dir=args.data_dir, held_out=held_out, overrides=overrides,
+                 device=args.device, curves=args.curves, quiet=args.quiet)
             for round_index in range(args.rounds)
-            for pairs in [draw_pairs(mnist, args.seed + round_index,
-                                     args.validation).to(args.device)]
             for name in args.models
             if (name, round_index) not in done]
     total = len(jobs) + len(done)

@@ -29,7 +29,7 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import MODELS
-from rounds import PAIRS, draw_pairs, progress_line, run_jobs
+from rounds import PAIRS, mnist_splits, progress_line, run_jobs
 from train import OPTIMIZERS, model_settings
 from utils import (environment, format_mean_std, format_table, list_of, non_negative_float,
                    positive_float, positive_int, results_path_problem, write_json_atomic)
@@ -99,11 +99,12 @@ def grid(args):
     return [dict(zip(given, values)) for values in itertools.product(*given.values())]
 
 
-def held_out_sets(pairs, args):
-    """[(fold, PairSets)] of one round: one validation split, or every fold."""
+def held_out_sets(args):
+    """[(fold, held_out)] of a round (see rounds.round_pairs): one validation
+    split, or every fold."""
     if args.folds is None:
-        return [(0, pairs.validation_split(args.validation))]
-    return [(k, pairs.fold_split(k, args.folds)) for k in range(args.folds)]
+        return [(0, ('validation', args.validation))]
+    return [(k, ('fold', k, args.folds)) for k in range(args.folds)]
 
 
 def choose(settings, scores, per=None):
@@ -125,7 +126,7 @@ def describe(setting):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        mnist = prologue.load_mnist_splits(args.data_dir)
+        mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
@@ -135,12 +136,11 @@ def main(argv=None):
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   base_settings=model_settings(args.model), environment=environment())
-    jobs = [dict(round=r, model=args.model, pairs=split, seed=args.seed + r,
-                 overrides=setting, device='cpu', curves=False, quiet=args.quiet,
-                 tag=dict(setting=i, fold=fold))
+    jobs = [dict(round=r, model=args.model, seed=args.seed + r, data_dir=args.data_dir,
+                 held_out=held_out_set, overrides=setting, device='cpu', curves=False,
+                 quiet=args.quiet, tag=dict(setting=i, fold=fold))
             for r in range(args.rounds)
-            for pairs in [draw_pairs(mnist, args.seed + r)]
-            for fold, split in held_out_sets(pairs, args)
+            for fold, held_out_set in held_out_sets(args)
             for i, setting in enumerate(settings)]
     runs, tests = [], []
     output = dict(config=config, settings=settings, runs=runs, chosen=None, test_runs=tests)
@@ -166,11 +166,10 @@ def main(argv=None):
     picks = [i for i in picks if i is not None]
     if args.test_rounds and picks:
         test_seed = args.seed + TEST_SEED_OFFSET
-        jobs = [dict(round=r, model=args.model, pairs=pairs, seed=test_seed + r,
-                     overrides=settings[i], device='cpu', curves=False, quiet=args.quiet,
-                     tag=dict(setting=i))
+        jobs = [dict(round=r, model=args.model, seed=test_seed + r, data_dir=args.data_dir,
+                     held_out=None, overrides=settings[i], device='cpu', curves=False,
+                     quiet=args.quiet, tag=dict(setting=i))
                 for r in range(args.test_rounds)
-                for pairs in [draw_pairs(mnist, test_seed + r)]
                 for i in picks]
         started = time.perf_counter()
         try:

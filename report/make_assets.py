@@ -1,0 +1,208 @@
+"""Write the report's tables, numbers and figures from the committed results files.
+
+Everything the paper shows comes from ../results/: tables as LaTeX in
+generated/, numbers quoted in the text as LaTeX macros in generated/numbers.tex,
+figures as PDF in figures/ (matplotlib needed for those). `make` runs this,
+then LaTeX.
+
+Example (from the repository root):
+    python report/make_assets.py
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+import effects  # noqa: E402
+import plots  # noqa: E402
+from reproduction import PUBLISHED  # noqa: E402
+from utils import mean_std  # noqa: E402
+
+RESULTS = os.path.join(ROOT, 'results')
+
+
+def load(name):
+    with open(os.path.join(RESULTS, name)) as f:
+        return json.load(f)
+
+
+def runs_of(results, model):
+    return [r for r in results if r['model'] == model and 'failed' not in r]
+
+
+def pm(values, digits=1):
+    mean, std = mean_std(values)
+    return f'{mean:.{digits}f}' if math.isnan(std) else f'{mean:.{digits}f} $\\pm$ {std:.{digits}f}'
+
+
+def tex_name(name):
+    return '\\texttt{' + name.replace('_', '\\_') + '}'
+
+
+def table(columns, header, rows):
+    lines = ['\\begin{tabular}{' + columns + '}', '\\toprule', ' & '.join(header) + ' \\\\',
+             '\\midrule'] + [' & '.join(map(str, row)) + ' \\\\' for row in rows]
+    return '\n'.join(lines + ['\\bottomrule', '\\end{tabular}', ''])
+
+
+def write(folder, name, text):
+    with open(os.path.join(folder, name), 'w') as f:
+        f.write(text)
+
+
+def main_table(results, models):
+    rows = []
+    for name in models:
+        runs = runs_of(results, name)
+        digits = [r['test_digit_error'] for r in runs if r.get('test_digit_error') is not None]
+        rows.append([tex_name(name), f"{runs[0]['params']:,}", pm(r['test_error'] for r in runs),
+                     pm(digits) if digits else '--',
+                     f"{statistics.median(r['train_time_s'] for r in runs):.1f}"])
+    return table('lrrrr', ['model', 'params', 'test err \\%', 'digit err \\%', 's'], rows)
+
+
+def effects_table(results):
+    rows = []
+    for row in effects.effects(results, effects.default_comparisons()):
+        rows.append([row['effect'].replace('towers + both vs one 2-channel CNN', 'vs 2-channel CNN')
+                     .replace('argmax of a digit classifier vs learned head', 'argmax vs head'),
+                     f"{tex_name(row['without_model'])}$\\to${tex_name(row['with_model'])}",
+                     f"{row['mean']:+.2f}", f"[{row['low']:+.2f}, {row['high']:+.2f}]",
+                     effects.format_p(row['t_test_p']).replace('<', '$<$'),
+                     effects.format_p(row['sign_flip_p']).replace('<', '$<$')])
+    return table('llrrrr', ['effect', 'models', '$\\Delta$ pp', '95\\% CI', '$p_t$', '$p_{sf}$'],
+                 rows)
+
+
+def grid_scores(saved):
+    scores = [[] for _ in saved['settings']]
+    for run in saved['runs']:
+        if 'failed' not in run:
+            scores[run['tag']['setting']].append(run['test_error'])
+    return scores
+
+
+def sweep_table(saved):
+    """Report 000's Table I: validation error per (alpha, beta)."""
+    settings, scores = saved['settings'], grid_scores(saved)
+    alphas = sorted({s['target_weight'] for s in settings})
+    betas = sorted({s['aux_weight'] for s in settings})
+    cell = {(s['target_weight'], s['aux_weight']): pm(v, 2) for s, v in zip(settings, scores)}
+    rows = [[f'{a:g}'] + [cell.get((a, b), '--') for b in betas] for a in alphas]
+    return table('l' + 'r' * len(betas), ['$\\alpha \\backslash \\beta$'] + [f'{b:g}' for b in betas],
+                 rows)
+
+
+def optimizer_table(saved):
+    settings, scores = saved['settings'], grid_scores(saved)
+    rows = []
+    for optimizer, index in saved['chosen'].items():
+        tests = [t['test_error'] for t in saved['test_runs']
+                 if t['tag']['setting'] == index and 'failed' not in t]
+        rows.append([optimizer, f"{settings[index]['lr']:g}", pm(scores[index], 2), pm(tests)])
+    return table('lrrr', ['optimizer', 'rate', 'val err \\%', 'test err \\%'], rows)
+
+
+def tuning_table(saved):
+    settings, scores = saved['settings'], grid_scores(saved)
+    rows = [[f"{s['lr']:g}", s['batch_size'], pm(v, 2) + (' *' if i == saved['chosen'] else '')]
+            for i, (s, v) in enumerate(zip(settings, scores))]
+    return table('rrr', ['rate', 'batch', 'val err \\%'], rows)
+
+
+def ablation_table(validation, test, models):
+    rows = []
+    for name in models:
+        val, tst = runs_of(validation, name), runs_of(test, name)
+        rows.append([tex_name(name), pm((r['test_error'] for r in val), 2),
+                     pm((r['test_error'] for r in tst), 2),
+                     pm(r['test_digit_error'] for r in tst),
+                     f"{statistics.median(r['train_time_s'] for r in tst):.0f}"])
+    return table('lrrrr', ['model', 'val err \\%', 'test err \\%', 'digit \\%', 's'], rows)
+
+
+def reports_table(results):
+    rows = []
+    for name, (their_name, mean, std, _, _) in PUBLISHED.items():
+        runs = runs_of(results, name)
+        if not runs:
+            continue
+        ours_mean, ours_std = mean_std(r['test_error'] for r in runs)
+        flag = '' if abs(ours_mean - mean) <= 2 * ours_std else '$\\dagger$'
+        rows.append([name.split('_')[0], their_name.replace('_', '\\_'), f'{mean:.1f} $\\pm$ {std:.1f}',
+                     f'{ours_mean:.1f} $\\pm$ {ours_std:.1f}{flag}'])
+    return table('llrr', ['rep.', 'system', 'theirs \\%', 'ours \\%'], rows)
+
+
+def bench_numbers():
+    with open(os.path.join(RESULTS, 'bench.txt')) as f:
+        summary = json.loads(f.read().strip().splitlines()[-1])
+    return summary
+
+
+def macros(values):
+    return ''.join(f'\\newcommand{{\\{key}}}{{{value}}}\n' for key, value in values.items())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write the report's tables, numbers and figures.")
+    parser.add_argument('--out', default=HERE,
+                        help='folder that gets generated/ and figures/ (default: report/)')
+    args = parser.parse_args(argv)
+    generated = os.path.join(args.out, 'generated')
+    figures = os.path.join(args.out, 'figures')
+    os.makedirs(generated, exist_ok=True)
+    os.makedirs(figures, exist_ok=True)
+    default = load('default.json')
+    main_models = default['config']['models']
+    write(generated, 'main_table.tex', main_table(default['results'], main_models))
+    write(generated, 'effects_table.tex', effects_table(default['results']))
+    write(generated, 'sweep_table.tex', sweep_table(load('aux_sweep.json')))
+    write(generated, 'optimizer_table.tex', optimizer_table(load('optimizers.json')))
+    write(generated, 'tuning_table.tex', tuning_table(load('tune_lr_batch.json')))
+    ablation_val, ablation_test = load('ablation_val.json'), load('ablation_test.json')
+    best = load('best.json')
+    write(generated, 'ablation_table.tex',
+          ablation_table(ablation_val['results'], ablation_test['results'] + best['results'],
+                         ['best'] + ablation_test['config']['models']))
+    write(generated, 'reports_table.tex', reports_table(load('reports.json')['results']))
+    bench = bench_numbers()
+    best_runs = runs_of(best['results'], 'best')
+    best_mean, best_std = mean_std(r['test_error'] for r in best_runs)
+    numbers = dict(
+        benchReference=f"{bench['reference_s']:.2f}", benchProject=f"{bench['project_s']:.2f}",
+        benchSpeedup=f"{bench['speedup']:.2f}", benchGflops=f"{bench['gflops']:.1f}",
+        benchCeiling=f"{bench['ceiling_gflops']:.1f}",
+        benchShare=f"{100 * bench['gflops'] / bench['ceiling_gflops']:.0f}",
+        benchGflop=f"{bench['gflop']:.1f}",
+        defaultRounds=default['config']['rounds'],
+        bestError=f'{best_mean:.2f}', bestStd=f'{best_std:.2f}', bestRounds=len(best_runs),
+        bestSeed=best['config']['seed'],
+        bestTime=f"{statistics.median(r['train_time_s'] for r in best_runs):.0f}",
+        bestDigitError=pm(r['test_digit_error'] for r in best_runs),
+        bestParams=f"{best_runs[0]['params']:,}".replace(',', '{,}'),
+    )
+    for name in main_models:
+        runs = runs_of(default['results'], name)
+        key = 'err' + ''.join(part.capitalize() for part in name.split('_'))
+        numbers[key] = f"{statistics.fmean(r['test_error'] for r in runs):.1f}"
+    write(generated, 'numbers.tex', macros(numbers))
+    plt = plots.load_pyplot()
+    if plt is None:
+        return 1
+    plots.plot_curves(plt, load('curves.json')['results'], main_models, figures)
+    plots.plot_heatmap(plt, default['results'], 'cnn_ws_aux', figures)
+    plots.plot_heatmap(plt, best['results'], 'best', figures)
+    print(f'wrote {generated} and {figures}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
