@@ -137,9 +137,10 @@ def mnist_to_pairs(nb, input, target, generator=None):
     """
     if 2 * nb > input.size(0):
         raise ValueError(f'{nb} pairs need {2 * nb} images; only {input.size(0)} available')
-    input = F.avg_pool2d(input, kernel_size=2)
     picks = torch.randperm(input.size(0), generator=generator)[:2 * nb].view(nb, 2)
-    pairs = torch.cat((input[picks[:, 0]], input[picks[:, 1]]), 1)
+    # Pooled after picking: the same pixels as pooling all of MNIST first, 60x less work.
+    images = F.avg_pool2d(input[picks.flatten()], kernel_size=2)
+    pairs = images.view(nb, 2, *images.shape[2:])
     classes = target[picks]
     return pairs, pair_target(classes), classes
 

@@ -94,7 +94,7 @@ def sweep_table(saved):
     settings, scores = saved['settings'], grid_scores(saved)
     alphas = sorted({s['target_weight'] for s in settings})
     betas = sorted({s['aux_weight'] for s in settings})
-    cell = {(s['target_weight'], s['aux_weight']): pm(v, 2) for s, v in zip(settings, scores)}
+    cell = {(s['target_weight'], s['aux_weight']): pm(v) for s, v in zip(settings, scores)}
     rows = [[f'{a:g}'] + [cell.get((a, b), '--') for b in betas] for a in alphas]
     return table('l' + 'r' * len(betas), ['$\\alpha \\backslash \\beta$'] + [f'{b:g}' for b in betas],
                  rows)
@@ -139,6 +139,15 @@ def reports_table(results):
         rows.append([name.split('_')[0], their_name.replace('_', '\\_'), f'{mean:.1f} $\\pm$ {std:.1f}',
                      f'{ours_mean:.1f} $\\pm$ {ours_std:.1f}{flag}'])
     return table('llrr', ['rep.', 'system', 'theirs \\%', 'ours \\%'], rows)
+
+
+def closeness_errors(results, model):
+    """Test error % of `model` over pairs of equal digits, adjacent digits, and
+    digits more than 2 apart (cell means of the per-digit-pair grid)."""
+    grid, _ = plots.error_grid(results, model)
+    cells = [(abs(a - b), grid[a][b]) for a in range(10) for b in range(10) if grid[a][b] is not None]
+    mean = lambda keep: statistics.fmean(v for gap, v in cells if keep(gap))  # noqa: E731
+    return mean(lambda gap: gap == 0), mean(lambda gap: gap == 1), mean(lambda gap: gap > 2)
 
 
 def bench_numbers():
@@ -189,6 +198,8 @@ def main(argv=None):
         bestDigitError=pm(r['test_digit_error'] for r in best_runs),
         bestParams=f"{best_runs[0]['params']:,}".replace(',', '{,}'),
     )
+    equal, adjacent, far = closeness_errors(default['results'], 'cnn_ws_aux')
+    numbers.update(heatEqual=f'{equal:.1f}', heatAdjacent=f'{adjacent:.1f}', heatFar=f'{far:.1f}')
     for name in main_models:
         runs = runs_of(default['results'], name)
         key = 'err' + ''.join(part.capitalize() for part in name.split('_'))

@@ -29,6 +29,17 @@ def test_pairs_are_pooled_distinct_images_with_their_labels():
     assert torch.equal(classes, labels[sources])
 
 
+def test_pairs_match_the_course_draw_bit_for_bit():
+    # The course pools all of MNIST, then picks; we pick, then pool the picked images.
+    images, labels = synthetic_digits(300)
+    generator = torch.Generator().manual_seed(11)
+    pooled = torch.nn.functional.avg_pool2d(images, kernel_size=2)
+    picks = torch.randperm(300, generator=generator)[:200].view(100, 2)
+    course = torch.cat((pooled[picks[:, 0]], pooled[picks[:, 1]]), 1)
+    ours, _, classes = prologue.mnist_to_pairs(100, images, labels, torch.Generator().manual_seed(11))
+    assert torch.equal(ours, course) and torch.equal(classes, labels[picks])
+
+
 def test_pooling_averages_two_by_two_blocks():
     image = torch.zeros(1, 1, 28, 28)
     image[0, 0, 0, 0] = 4.0  # one pixel of the top-left 2x2 block

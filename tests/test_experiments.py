@@ -189,3 +189,55 @@ def test_plots_refuse_an_unknown_model(tmp_path):
     path = results_file(tmp_path, dict(cnn=[15.0]))
     result = run_script('plots.py', 'heatmap', str(path), '--model', 'mlp')
     assert result.returncode == 1 and "no model 'mlp'" in result.stderr
+
+
+# --- rounds.py ---------------------------------------------------------------
+
+def test_round_pairs_are_drawn_from_the_seed_with_the_held_out_set(fake_mnist):
+    import rounds
+    full = rounds.round_pairs(str(fake_mnist), 5)
+    again = rounds.round_pairs(str(fake_mnist), 5)
+    assert all(torch.equal(a, b) for a, b in zip(full, again)), 'the same seed, the same pairs'
+    other = rounds.round_pairs(str(fake_mnist), 6)
+    assert not torch.equal(full.train_input, other.train_input)
+    val = rounds.round_pairs(str(fake_mnist), 5, ('validation', 200))
+    assert torch.equal(val.test_input, full.train_input[800:])
+    fold = rounds.round_pairs(str(fake_mnist), 5, ('fold', 1, 4))
+    assert torch.equal(fold.test_input, full.train_input[250:500])
+    with pytest.raises(ValueError, match='unknown held-out'):
+        rounds.round_pairs(str(fake_mnist), 5, ('bootstrap',))
+
+
+def test_progress_line_estimates_the_time_left():
+    import rounds
+    result = dict(round=2, model='cnn', test_error=3.5, train_time_s=4.0)
+    line = rounds.progress_line(result, done=5, total=20, elapsed=50.0)
+    assert '~  150 s left' in line and '5/20 round 3 cnn' in line and '3.5%' in line
+    resumed = rounds.progress_line(result, done=15, total=20, elapsed=50.0, todo=5)
+    assert '~   50 s left' in resumed, 'the time per model-round counts only those run here'
+    failed = rounds.progress_line(dict(round=0, model='mlp', failed='NaN at epoch 3'), 1, 2, 1.0)
+    assert 'FAILED: NaN at epoch 3' in failed
+
+
+# --- report/make_assets.py ---------------------------------------------------
+
+REPORT_INPUTS = ['default.json', 'curves.json', 'aux_sweep.json', 'optimizers.json',
+                 'tune_lr_batch.json', 'ablation_val.json', 'ablation_test.json', 'best.json',
+                 'reports.json', 'bench.txt']
+
+
+@pytest.mark.skipif(not all((ROOT / 'results' / name).is_file() for name in REPORT_INPUTS),
+                    reason='the committed results are not all here')
+def test_report_assets_come_from_the_committed_results(tmp_path):
+    pytest.importorskip('matplotlib')
+    result = run_script('report/make_assets.py', '--out', str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    generated = tmp_path / 'generated'
+    for table in ('main', 'effects', 'sweep', 'optimizer', 'tuning', 'ablation', 'reports'):
+        text = (generated / f'{table}_table.tex').read_text()
+        assert text.count('\\\\') >= 3 and 'nan' not in text, table
+    numbers = (generated / 'numbers.tex').read_text()
+    assert '\\newcommand{\\bestError}' in numbers and '\\newcommand{\\benchSpeedup}' in numbers
+    main_table = (generated / 'main_table.tex').read_text()
+    assert 'cnn\\_ws\\_aux' in main_table and '3.5 $\\pm$ 0.6' in main_table
+    assert (tmp_path / 'figures' / 'curves_all.pdf').stat().st_size > 1000
