@@ -1,6 +1,7 @@
 """Paired effects: what weight sharing and the auxiliary loss change, with uncertainty.
 
-In round r every model of a test.py run sees the same pairs, so the effect of
+In round r every model of a test.py run sees the same pairs (those of seed
+S+r; rounds are matched by seed, also across files), so the effect of
 an ingredient is measured on paired differences d_r = error(with) - error(without)
 (percentage points of test error). For each effect this prints the mean
 difference, its 95% interval (Student t), the paired t-test p-value and the
@@ -11,6 +12,7 @@ helps.
 Examples:
     python effects.py results/default.json
     python effects.py results/default.json --compare cnn_2ch:cnn_ws_aux --json
+    python effects.py results/best.json results/ablation_test.json --against best
 """
 
 import argparse
@@ -101,8 +103,9 @@ def paired_effect(without, with_):
 
 
 def errors_by_round(results, model):
-    """{round: test error} of a model's completed rounds."""
-    return {r['round']: r['test_error'] for r in results
+    """{seed: test error} of a model's completed rounds (the seed names the
+    round's pairs, also across results files)."""
+    return {r['seed']: r['test_error'] for r in results
             if r['model'] == model and 'failed' not in r}
 
 
@@ -149,20 +152,29 @@ def comparison(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Paired effects between the models of a results file.')
-    parser.add_argument('results', help='a results JSON written by test.py --out')
+    parser.add_argument('results', nargs='+',
+                        help='results JSONs written by test.py --out (rounds are paired by seed)')
     parser.add_argument('--compare', type=comparison, action='append', default=None,
                         metavar='WITHOUT:WITH',
                         help='a pair of models to compare (repeatable; default: weight sharing, '
                              'aux loss and both, per encoder family, and two more)')
+    parser.add_argument('--against', default=None, metavar='MODEL',
+                        help='compare every other model of the files with this one')
     parser.add_argument('--json', action='store_true', help='print the rows as JSON instead')
     args = parser.parse_args(argv)
-    try:
-        with open(args.results) as f:
-            results = json.load(f)['results']
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f'error: {args.results} is not a results file of test.py ({error})', file=sys.stderr)
-        return 1
-    rows = effects(results, args.compare or default_comparisons())
+    results = []
+    for path in args.results:
+        try:
+            with open(path) as f:
+                results += json.load(f)['results']
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f'error: {path} is not a results file of test.py ({error})', file=sys.stderr)
+            return 1
+    comparisons = args.compare or []
+    if args.against is not None:
+        others = [m for m in dict.fromkeys(r['model'] for r in results) if m != args.against]
+        comparisons += [(m, args.against, m) for m in others]
+    rows = effects(results, comparisons or default_comparisons())
     if not rows:
         print('error: no comparison has both of its models in the file', file=sys.stderr)
         return 1

@@ -128,6 +128,12 @@ def ablation_table(validation, test, models):
     return table('lrrrr', ['model', 'val err \\%', 'test err \\%', 'digit \\%', 's'], rows)
 
 
+def same_seeds(results, other):
+    """The rounds of `results` whose seeds `other` (a results file) also has."""
+    seeds = {r['seed'] for r in other['results']}
+    return [r for r in results if r['seed'] in seeds]
+
+
 def reports_table(results):
     rows = []
     for name, (their_name, mean, std, _, _) in PUBLISHED.items():
@@ -179,7 +185,8 @@ def main(argv=None):
     ablation_val, ablation_test = load('ablation_val.json'), load('ablation_test.json')
     best = load('best.json')
     write(generated, 'ablation_table.tex',
-          ablation_table(ablation_val['results'], ablation_test['results'] + best['results'],
+          ablation_table(ablation_val['results'],
+                         ablation_test['results'] + same_seeds(best['results'], ablation_test),
                          ['best'] + ablation_test['config']['models']))
     write(generated, 'reports_table.tex', reports_table(load('reports.json')['results']))
     bench = bench_numbers()
@@ -202,7 +209,8 @@ def main(argv=None):
     numbers.update(heatEqual=f'{equal:.1f}', heatAdjacent=f'{adjacent:.1f}', heatFar=f'{far:.1f}')
     for name in main_models:
         runs = runs_of(default['results'], name)
-        key = 'err' + ''.join(part.capitalize() for part in name.split('_'))
+        # LaTeX names take letters only: cnn_2ch -> \errCnnTwoch
+        key = 'err' + ''.join(part.capitalize() for part in name.split('_')).replace('2', 'Two')
         numbers[key] = f"{statistics.fmean(r['test_error'] for r in runs):.1f}"
     write(generated, 'numbers.tex', macros(numbers))
     plt = plots.load_pyplot()
@@ -210,7 +218,6 @@ def main(argv=None):
         return 1
     plots.plot_curves(plt, load('curves.json')['results'], main_models, figures)
     plots.plot_heatmap(plt, default['results'], 'cnn_ws_aux', figures)
-    plots.plot_heatmap(plt, best['results'], 'best', figures)
     print(f'wrote {generated} and {figures}')
     return 0
 

@@ -241,3 +241,16 @@ def test_report_assets_come_from_the_committed_results(tmp_path):
     main_table = (generated / 'main_table.tex').read_text()
     assert 'cnn\\_ws\\_aux' in main_table and '3.5 $\\pm$ 0.6' in main_table
     assert (tmp_path / 'figures' / 'curves_all.pdf').stat().st_size > 1000
+
+
+def test_effects_pair_rounds_by_seed_across_files(tmp_path):
+    first = tmp_path / 'a.json'
+    second = tmp_path / 'b.json'
+    first.write_text(json.dumps(dict(config={}, results=[
+        dict(model='best', round=r, seed=10 + r, test_error=e) for r, e in enumerate([1.0, 2.0, 3.0])])))
+    second.write_text(json.dumps(dict(config={}, results=[  # only seeds 11 and 12, as rounds 0, 1
+        dict(model='lean', round=r, seed=11 + r, test_error=e) for r, e in enumerate([2.5, 3.5])])))
+    result = run_script('effects.py', str(first), str(second), '--against', 'best', '--json')
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row['effect'] == 'lean' and row['rounds'] == 2 and row['mean'] == pytest.approx(0.5)
