@@ -18,7 +18,8 @@ Parts:
 Plus `cnn_2ch`, one CNN on the pair as a 2-channel image (report 002's model 1,
 70,906 parameters, the course's reference size); the systems of the five
 reports (groups r000-r004, built from the same parts where their text allows);
-the head-input ablation (group heads); and `best`, the accuracy model.
+the head-input ablation (group heads); and `best`, the accuracy model, with
+its ablation (group ablation) and development variants (best_*).
 
 Example:
     python models.py            # every registered model with its parameter count
@@ -429,6 +430,13 @@ BEST_VARIANTS = {
     'best_ens2_w24_tta': ModelSpec(
         'two best_w24_tta towers trained side by side, probabilities averaged',
         partial(best_model, width=24, tta=True, members=2), dict(BEST_SETTINGS, epochs=35)),
+    'best_ens4_course_tta': ModelSpec(
+        "four course CNN towers (no BatchNorm) trained side by side with best's recipe, "
+        'probabilities averaged', partial(best_model, tower=partial(digit_tower, 'cnn'), tta=True,
+                                          members=4), dict(BEST_SETTINGS, epochs=60)),
+    'best_ens2_w24_tta_30': ModelSpec(
+        'two best towers trained side by side for 30 epochs, probabilities averaged',
+        partial(best_model, width=24, tta=True, members=2), dict(BEST_SETTINGS, epochs=30)),
     'best_w24_tta_elastic': ModelSpec(
         'best_w24_tta with elastic warps of up to 1 pixel', partial(best_model, width=24, tta=True),
         dict(BEST_SETTINGS, epochs=60, augment=dict(BEST_SETTINGS['augment'], elastic=1.0))),

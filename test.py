@@ -47,7 +47,7 @@ def parse_args(argv=None):
                         help='comma-separated model or group names (see --list). Groups: main '
                              '(the default: ' + ','.join(DEFAULT_SUITE) + '), reports (every '
                              'report\'s systems), r000 ... r004 (one report\'s), heads (the head-input '
-                             'ablation)')
+                             'ablation), ablation (best and its ablation)')
     parser.add_argument('--rounds', type=positive_int, default=10,
                         help='rounds per model; each draws new data and weights (default: %(default)s)')
     parser.add_argument('--epochs', type=positive_int, default=None,

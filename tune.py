@@ -144,13 +144,8 @@ def main(argv=None):
             for i, setting in enumerate(settings)]
     runs, tests = [], []
     output = dict(config=config, settings=settings, runs=runs, chosen=None, test_runs=tests)
-    started = time.perf_counter()
     try:
-        for run in run_jobs(jobs, args.workers):
-            runs.append(run)
-            report_progress(args, run, len(runs), len(jobs), started)
-            if args.out:
-                write_json_atomic(args.out, output)
+        elapsed = collect(jobs, runs, args, output)
     except KeyboardInterrupt:
         print('\ninterrupted: the table below holds the completed runs only', file=sys.stderr)
         print(tuning_table(settings, scores_of(runs, len(settings)), None, held_out))
@@ -160,7 +155,7 @@ def main(argv=None):
     chosen = choose(settings, scores, args.per)
     output['chosen'] = chosen
     print(f'{args.model}: {len(settings)} settings x {args.rounds} rounds, {held_out}, '
-          f'seed {args.seed}, {time.perf_counter() - started:.0f} s')
+          f'seed {args.seed}, {elapsed:.0f} s')
     print(tuning_table(settings, scores, chosen, held_out))
     picks = list(chosen.values()) if isinstance(chosen, dict) else [chosen]
     picks = [i for i in picks if i is not None]
@@ -171,13 +166,8 @@ def main(argv=None):
                      quiet=args.quiet, tag=dict(setting=i))
                 for r in range(args.test_rounds)
                 for i in picks]
-        started = time.perf_counter()
         try:
-            for run in run_jobs(jobs, args.workers):
-                tests.append(run)
-                report_progress(args, run, len(tests), len(jobs), started)
-                if args.out:
-                    write_json_atomic(args.out, output)
+            collect(jobs, tests, args, output)
         except KeyboardInterrupt:
             print('\ninterrupted: the table below holds the completed test rounds only',
                   file=sys.stderr)
@@ -192,10 +182,18 @@ def main(argv=None):
     return 0
 
 
-def report_progress(args, run, done, total, started):
-    if not args.quiet:
-        print(progress_line(run, done, total, time.perf_counter() - started),
-              file=sys.stderr, flush=True)
+def collect(jobs, runs, args, output):
+    """Run `jobs`, appending each result to `runs`, with a progress line and the
+    JSON rewritten after each; returns the seconds taken. Ctrl-C passes through."""
+    started = time.perf_counter()
+    for run in run_jobs(jobs, args.workers):
+        runs.append(run)
+        if not args.quiet:
+            print(progress_line(run, len(runs), len(jobs), time.perf_counter() - started),
+                  file=sys.stderr, flush=True)
+        if args.out:
+            write_json_atomic(args.out, output)
+    return time.perf_counter() - started
 
 
 def scores_of(runs, n_settings):
