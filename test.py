@@ -90,7 +90,8 @@ def parse_args(argv=None):
     parser.add_argument('--list', action='store_true',
                         help='list the models with parameter counts and descriptions, and exit')
     parser.add_argument('--quiet', action='store_true',
-                        help='no progress lines on stderr (default: one line per model-round)')
+                        help='no progress on stderr (default: one line per model-round with the '
+                             'time elapsed and left, and on a terminal an epoch counter)')
     args = parser.parse_args(argv)
     try:
         args.device = choose_device(args.device)
