@@ -161,17 +161,22 @@ def eval_outputs(model, input):
         model.train(was_training)
 
 
+def pair_error(pair_logits, target):
+    """Error in % of pairs."""
+    return 100.0 * float((pair_logits.argmax(1) != target).sum()) / target.size(0)
+
+
 def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
     """(loss, error in % of pairs) of `model` on a whole set, in eval mode."""
     outputs = eval_outputs(model, input)
     loss = pair_loss(model, outputs, target, classes, aux_weight, target_weight)
-    errors = (outputs[0].argmax(1) != target).sum()
-    return float(loss), 100.0 * float(errors) / target.size(0)
+    return float(loss), pair_error(outputs[0], target)
 
 
-def digit_error(model, input, classes):
-    """Error in % of digit images of the model's digit outputs, or None if it has none."""
-    digit_logits = eval_outputs(model, input)[1]
+def digit_error(model, input, classes, outputs=None):
+    """Error in % of digit images of the model's digit outputs, or None if it
+    has none; `outputs` of eval_outputs on `input`, if already computed."""
+    digit_logits = (outputs or eval_outputs(model, input))[1]
     if digit_logits is None:
         return None
     return 100.0 * float((digit_logits.argmax(2) != classes).sum()) / classes.numel()
@@ -271,12 +276,12 @@ def warm_up(name, data, settings, device):
     _warmed_up.add((name, device))
 
 
-def mistakes(model, input, target, classes):
-    """Where the model errs on a set: 10x10 lists of counts indexed by (first
-    digit, second digit) of the pairs it gets wrong and of all pairs, the
-    indices of the wrong pairs, and the digits it read in them (None if the
-    model has no digit outputs)."""
-    pair_logits, digit_logits = eval_outputs(model, input)
+def mistakes(outputs, target, classes):
+    """Where a model errs on a set, from its eval_outputs there: 10x10 lists of
+    counts indexed by (first digit, second digit) of the pairs it gets wrong
+    and of all pairs, the indices of the wrong pairs, and the digits it read in
+    them (None if the model has no digit outputs)."""
+    pair_logits, digit_logits = outputs
     wrong = pair_logits.argmax(1) != target
     index = classes[:, 0] * DIGITS + classes[:, 1]
     count = lambda weights: torch.bincount(index, weights, minlength=DIGITS ** 2)  # noqa: E731
@@ -309,12 +314,12 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epo
     weights = settings['aux_weight'], settings['target_weight']
     _, train_error = evaluate(model, data.train_input, data.train_target,
                               data.train_classes, *weights)
-    _, test_error = evaluate(model, data.test_input, data.test_target, data.test_classes, *weights)
+    test_outputs = eval_outputs(model, data.test_input)  # one pass for the three test measures
     return dict(
         model=name, seed=seed, params=count_parameters(model), settings=settings,
-        train_error=train_error, test_error=test_error,
-        test_digit_error=digit_error(model, data.test_input, data.test_classes),
-        test_mistakes=mistakes(model, data.test_input, data.test_target, data.test_classes),
+        train_error=train_error, test_error=pair_error(test_outputs[0], data.test_target),
+        test_digit_error=digit_error(model, data.test_input, data.test_classes, test_outputs),
+        test_mistakes=mistakes(test_outputs, data.test_target, data.test_classes),
         train_time_s=train_time, history=history)
 
 
