@@ -254,3 +254,22 @@ def test_effects_pair_rounds_by_seed_across_files(tmp_path):
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row['effect'] == 'lean' and row['rounds'] == 2 and row['mean'] == pytest.approx(0.5)
+
+
+def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist, tmp_path):
+    import signal
+    import time
+    out = tmp_path / 'tune.json'
+    process = subprocess.Popen([sys.executable, str(ROOT / 'tune.py'), 'mlp', '--data_dir',
+                                str(fake_mnist), '--lr', '1e-3,2e-3,3e-3', '--epochs', '3',
+                                '--rounds', '3', '--workers', '2', '--out', str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 300
+    while not out.exists() and time.time() < deadline:  # the first run is written
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130 and 'Traceback' not in stderr
+    assert 'interrupted' in stderr and 'validation err %' in stdout
+    saved = json.loads(out.read_text())  # whole and valid
+    assert 1 <= len(saved['runs']) < 9 and saved['chosen'] is None
