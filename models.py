@@ -437,6 +437,10 @@ BEST_VARIANTS = {
     'best_ens2_w24_tta_30': ModelSpec(
         'two best towers trained side by side for 30 epochs, probabilities averaged',
         partial(best_model, width=24, tta=True, members=2), dict(BEST_SETTINGS, epochs=30)),
+    'best_strong_augment': ModelSpec(
+        'best with stronger moves of the training digits (shift 2, rotation 15, scale 0.15)',
+        partial(best_model, width=24, tta=True),
+        dict(BEST_SETTINGS, epochs=60, augment=dict(shift=2.0, rotate=15.0, scale=0.15))),
     'best_w24_tta_elastic': ModelSpec(
         'best_w24_tta with elastic warps of up to 1 pixel', partial(best_model, width=24, tta=True),
         dict(BEST_SETTINGS, epochs=60, augment=dict(BEST_SETTINGS['augment'], elastic=1.0))),
