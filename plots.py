@@ -127,15 +127,14 @@ def plot_heatmap(plt, results, model, out):
 
 
 def plot_mistakes(plt, results, config, model, round_index, data_dir, out, count=16):
-    import dlc_practical_prologue as prologue
-    from rounds import draw_pairs
+    from rounds import round_pairs
     if config.get('held_out') != 'test pairs':
         raise ValueError('the mistakes grid needs a results file made on the test pairs')
     runs = [r for r in completed(results, model) if r['round'] == round_index]
     if not runs or 'test_mistakes' not in runs[0]:
         raise ValueError(f'no mistakes of {model!r} in round {round_index + 1} in this file')
     mistakes = runs[0]['test_mistakes']
-    pairs = draw_pairs(prologue.load_mnist_splits(data_dir), runs[0]['seed'])
+    pairs = round_pairs(data_dir, runs[0]['seed'])
     shown = mistakes['wrong_pairs'][:count]
     if not shown:
         raise ValueError(f'{model!r} made no mistake in round {round_index + 1}')

@@ -22,14 +22,13 @@ from train import PairSets, TrainingDiverged, run_once
 PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
 
 
-def draw_pairs(mnist, seed, validation=None):
-    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`; with
-    `validation`, the last that many train pairs replace the test pairs."""
+def draw_pairs(mnist, seed):
+    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`
+    from MNIST's two splits (see round_pairs for a held-out set)."""
     generator = torch.Generator().manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = mnist
-    pairs = PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
-                     *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
-    return pairs if validation is None else pairs.validation_split(validation)
+    return PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
+                    *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
 
 
 _mnist = {}
