@@ -3,7 +3,8 @@
 In round r every model of a test.py run sees the same pairs (those of seed
 S+r; rounds are matched by seed, also across files), so the effect of
 an ingredient is measured on paired differences d_r = error(with) - error(without)
-(percentage points of test error). For each effect this prints the mean
+(percentage points of test error). In K-fold runs (test.py --folds K) each
+fold of a round is one paired difference, on its held-out pairs. For each effect this prints the mean
 difference, its 95% interval (Student t), the paired t-test p-value and the
 exact sign-flip permutation p-value (all 2^n sign patterns for n <= 16
 rounds, else 100,000 random ones); negative differences mean the ingredient
@@ -13,6 +14,8 @@ Examples:
     python effects.py results/default.json
     python effects.py results/default.json --compare cnn_2ch:cnn_ws_aux --json
     python effects.py results/best.json results/ablation_test.json --against best
+    python effects.py results/best_dev/folds_seed300.json --against best    # validation folds
+    python effects.py results/best_dev/folds_seed300.json --against best --digits
 """
 
 import argparse
@@ -102,19 +105,21 @@ def paired_effect(without, with_):
     return dict(effect, low=mean - half, high=mean + half, t_test_p=t_test_p)
 
 
-def errors_by_round(results, model):
-    """{seed: test error} of a model's completed rounds (the seed names the
-    round's pairs, also across results files)."""
-    return {r['seed']: r['test_error'] for r in results
-            if r['model'] == model and 'failed' not in r}
+def errors_by_round(results, model, measure='test_error'):
+    """{(seed, fold): held-out error} of a model's completed runs: the seed
+    names the round's pairs, also across results files, and the fold (None
+    outside K-fold runs) its held-out part. `measure`: 'test_error' (% of
+    pairs) or 'test_digit_error' (% of digit images; runs without it are left out)."""
+    return {(r['seed'], r.get('tag', {}).get('fold')): r[measure] for r in results
+            if r['model'] == model and 'failed' not in r and r.get(measure) is not None}
 
 
-def effects(results, comparisons):
+def effects(results, comparisons, measure='test_error'):
     """One dict per comparison (name, without, with) whose two models both have
     rounds in `results`, over the rounds both completed."""
     rows = []
     for name, without, with_ in comparisons:
-        a, b = errors_by_round(results, without), errors_by_round(results, with_)
+        a, b = errors_by_round(results, without, measure), errors_by_round(results, with_, measure)
         common = sorted(set(a) & set(b))
         if common:
             rows.append(dict(effect=name, without_model=without, with_model=with_,
@@ -131,13 +136,13 @@ def format_p(p):
     return '-' if math.isnan(p) else ('<0.001' if p < 0.001 else f'{p:.3f}')
 
 
-def effects_table(rows):
+def effects_table(rows, held_out='test'):
     body = [[row['effect'], f"{row['without_model']} -> {row['with_model']}", row['rounds'],
              f"{row['without']:.1f} -> {row['with_']:.1f}", f"{row['mean']:+.2f}",
              f"[{row['low']:+.2f}, {row['high']:+.2f}]", format_p(row['t_test_p']),
              format_p(row['sign_flip_p'])]
             for row in rows]
-    header = ['effect', 'models', 'rounds', 'test err %', 'diff (pp)', '95% interval',
+    header = ['effect', 'models', 'rounds', f'{held_out} err %', 'diff (pp)', '95% interval',
               't-test p', 'sign-flip p']
     return format_table(header, body, '<<>>>>>>')
 
@@ -160,13 +165,18 @@ def main(argv=None):
                              'aux loss and both, per encoder family, and two more)')
     parser.add_argument('--against', default=None, metavar='MODEL',
                         help='compare every other model of the files with this one')
+    parser.add_argument('--digits', action='store_true',
+                        help="compare the digit error of the models' auxiliary outputs (%% of "
+                             'digit images) instead of the pair error')
     parser.add_argument('--json', action='store_true', help='print the rows as JSON instead')
     args = parser.parse_args(argv)
-    results = []
+    results, held_out = [], set()
     for path in args.results:
         try:
             with open(path) as f:
-                results += json.load(f)['results']
+                saved = json.load(f)
+            results += saved['results']
+            held_out.add(saved['config'].get('held_out', 'test pairs'))
         except (OSError, ValueError, KeyError, TypeError) as error:
             print(f'error: {path} is not a results file of test.py ({error})', file=sys.stderr)
             return 1
@@ -174,11 +184,13 @@ def main(argv=None):
     if args.against is not None:
         others = [m for m in dict.fromkeys(r['model'] for r in results) if m != args.against]
         comparisons += [(m, args.against, m) for m in others]
-    rows = effects(results, comparisons or default_comparisons())
+    measure = 'test_digit_error' if args.digits else 'test_error'
+    rows = effects(results, comparisons or default_comparisons(), measure)
     if not rows:
         print('error: no comparison has both of its models in the file', file=sys.stderr)
         return 1
-    print(json.dumps(rows, indent=1) if args.json else effects_table(rows))
+    label = ('test' if held_out == {'test pairs'} else 'val') + (' digit' if args.digits else '')
+    print(json.dumps(rows, indent=1) if args.json else effects_table(rows, label))
     return 0
 
 

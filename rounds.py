@@ -56,6 +56,25 @@ def round_pairs(data_dir, seed, held_out=None):
     raise ValueError(f'unknown held-out set {held_out!r}')
 
 
+def held_out_sets(validation=None, folds=None):
+    """[(fold, held_out)] of a round, for round_pairs: the test pairs (fold
+    None), the last `validation` training pairs (fold 0), or every fold of
+    K-fold cross-validation of the training pairs."""
+    if folds is not None:
+        return [(k, ('fold', k, folds)) for k in range(folds)]
+    if validation is not None:
+        return [(0, ('validation', validation))]
+    return [(None, None)]
+
+
+def held_out_description(validation=None, folds=None):
+    if folds is not None:
+        return f'{folds}-fold cross-validation of the training pairs'
+    if validation is not None:
+        return f'validation: the last {validation} training pairs'
+    return 'test pairs'
+
+
 def _start_worker():
     torch.set_num_threads(1)  # the workers share the cores, one each
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle

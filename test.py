@@ -10,17 +10,21 @@ Examples:
     python test.py                                   # 10 models x 10 rounds on CPU
     python test.py --models cnn_ws_aux,cnn_2ch --rounds 3 --out results.json
     python test.py --list
+    # model choices without the test pairs: 5-fold cross-validation, 2 rounds
+    python test.py --models best,best_course_tower --folds 5 --rounds 2 --seed 300
 """
 
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
 import dlc_practical_prologue as prologue
 from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
-from rounds import PAIRS, mnist_splits, progress_line, run_jobs
+from rounds import (PAIRS, held_out_description, held_out_sets, mnist_splits, progress_line,
+                    run_jobs)
 from train import DEFAULTS, OPTIMIZERS, model_settings
 from utils import (choose_device, environment, format_mean_std, format_table,
                    non_negative_float, positive_float, positive_int, results_path_problem,
@@ -75,10 +79,16 @@ def parse_args(argv=None):
                         help='continue an interrupted run from its results file: skip the '
                              'model-rounds it holds and write the rest into it. Refused when '
                              'its config differs from this command\'s (default: off)')
-    parser.add_argument('--validation', type=positive_int, default=None, metavar='N',
-                        help='hold out the last N of the training pairs and report error on '
-                             'them instead of on the test pairs, which are then never used: '
-                             'for model and hyper-parameter choices (default: off)')
+    held_out = parser.add_mutually_exclusive_group()
+    held_out.add_argument('--validation', type=positive_int, default=None, metavar='N',
+                          help='hold out the last N of the training pairs and report error on '
+                               'them instead of on the test pairs, which are then never used: '
+                               'for model and hyper-parameter choices (default: off)')
+    held_out.add_argument('--folds', type=positive_int, default=None, metavar='K',
+                          help='K-fold cross-validation of the training pairs instead: each '
+                               'round trains every model K times, each fold held out once, and '
+                               'reports the mean over the folds; the test pairs are never used '
+                               '(default: off)')
     parser.add_argument('--workers', type=positive_int, default=None,
                         help='processes training model-rounds side by side, one thread each; '
                              '1 trains in this process with torch\'s default threads '
@@ -97,6 +107,8 @@ def parse_args(argv=None):
         args.device = choose_device(args.device)
     except ValueError as error:
         parser.error(str(error))
+    if args.folds is not None and not 2 <= args.folds <= PAIRS:
+        parser.error(f'--folds {args.folds}: must be 2 to {PAIRS}')
     if args.validation is not None and args.validation >= PAIRS:
         parser.error(f'--validation {args.validation}: must leave training pairs (below {PAIRS})')
     if args.workers is None:
@@ -122,9 +134,20 @@ def list_models():
                                  for group, members in GROUPS.items()))
 
 
+def round_means(runs, key):
+    """runs[key] averaged per round (over the folds of K-fold runs; one value
+    per round otherwise), skipping missing values."""
+    by_round = {}
+    for run in runs:
+        if run.get(key) is not None:
+            by_round.setdefault(run['round'], []).append(run[key])
+    return [statistics.fmean(values) for values in by_round.values()]
+
+
 def results_table(models, results, held_out='test'):
-    """Per model: parameters, rounds, train and held-out error, the digit error
-    of the auxiliary outputs where the model has them, seconds per round."""
+    """Per model: parameters, rounds, train and held-out error (mean ± std over
+    rounds; a K-fold round counts as the mean of its folds), the digit error of
+    the auxiliary outputs where the model has them, seconds per training."""
     rows = []
     for name in models:
         runs = [r for r in results if r['model'] == name and 'failed' not in r]
@@ -133,11 +156,12 @@ def results_table(models, results, held_out='test'):
             if failed:
                 rows.append([name, '-', f'0 (+{failed} failed)', '-', '-', '-', '-'])
             continue
-        digit_errors = [r['test_digit_error'] for r in runs if r.get('test_digit_error') is not None]
+        digit_errors = round_means(runs, 'test_digit_error')
+        rounds = len(round_means(runs, 'test_error'))
         rows.append([name, f"{runs[0]['params']:,d}",
-                     f'{len(runs)} (+{failed} failed)' if failed else len(runs),
-                     format_mean_std(r['train_error'] for r in runs),
-                     format_mean_std(r['test_error'] for r in runs),
+                     f'{rounds} (+{failed} failed)' if failed else rounds,
+                     format_mean_std(round_means(runs, 'train_error')),
+                     format_mean_std(round_means(runs, 'test_error')),
                      format_mean_std(digit_errors) if digit_errors else '-',
                      format_mean_std((r['train_time_s'] for r in runs), digits=2)])
     header = ['model', 'params', 'rounds', 'train err %', f'{held_out} err %',
@@ -149,13 +173,18 @@ def results_table(models, results, held_out='test'):
 RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_out', 'settings')
 
 
+def job_key(job):
+    """What names a model-round (and fold) in a run and in its results file."""
+    return job['model'], job['round'], job.get('tag', {}).get('fold')
+
+
 def load_resumable(path, config):
     """The results of `path`, if its config matches `config`; else ValueError saying why."""
     try:
         with open(path) as f:
             saved = json.load(f)
         saved_config, results = saved['config'], saved['results']
-        done = {(r['model'], r['round']) for r in results}
+        done = {job_key(r) for r in results}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f'{path} is not a results file of test.py ({error})') from None
     differ = [key for key in RESUME_KEYS if saved_config.get(key) != config[key]]
@@ -187,8 +216,7 @@ def run(args):
 
     config = dict(models=args.models, rounds=args.rounds, seed=args.seed, device=args.device,
                   workers=args.workers, curves=args.curves, pairs=PAIRS,
-                  held_out=('test pairs' if args.validation is None else
-                            f'validation: the last {args.validation} training pairs'),
+                  held_out=held_out_description(args.validation, args.folds),
                   error_unit='percent of pairs',
                   settings={name: model_settings(name, overrides) for name in args.models},
                   environment=environment())
@@ -202,13 +230,14 @@ def run(args):
     started = time.perf_counter()
     interrupted = False
     # Round r's pairs are drawn from seed S+r, the same for every model.
-    held_out = None if args.validation is None else ('validation', args.validation)
     jobs = [dict(round=round_index, model=name, seed=args.seed + round_index,
                  data_dir=args.data_dir, held_out=held_out, overrides=overrides,
-                 device=args.device, curves=args.curves, quiet=args.quiet)
+                 device=args.device, curves=args.curves, quiet=args.quiet,
+                 **({} if args.folds is None else dict(tag=dict(fold=fold))))
             for round_index in range(args.rounds)
             for name in args.models
-            if (name, round_index) not in done]
+            for fold, held_out in held_out_sets(args.validation, args.folds)]
+    jobs = [job for job in jobs if job_key(job) not in done]
     total = len(jobs) + len(done)
     try:
         for result in run_jobs(jobs, args.workers):
@@ -229,7 +258,8 @@ def run(args):
     print(f"{len(results)} model-rounds of {total}, seed {args.seed}, device {args.device}, "
           f"{args.workers} worker(s) with {threads}, torch {env['torch']}, "
           f"{elapsed:.0f} s in all")
-    print(results_table(args.models, results, 'test' if args.validation is None else 'val'))
+    held_out = 'test' if args.validation is None and args.folds is None else 'val'
+    print(results_table(args.models, results, held_out))
     if args.out:
         print(f'results written to {args.out}')
     return 130 if interrupted else 0

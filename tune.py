@@ -29,14 +29,16 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import MODELS
-from rounds import PAIRS, mnist_splits, progress_line, run_jobs
+from rounds import (PAIRS, held_out_description, held_out_sets, mnist_splits, progress_line,
+                    run_jobs)
 from train import OPTIMIZERS, model_settings
 from utils import (environment, format_mean_std, format_table, list_of, non_negative_float,
                    positive_float, positive_int, results_path_problem, write_json_atomic)
 
 # The grid's axes: training settings (train.DEFAULTS keys) and how to read their values.
 AXES = dict(lr=positive_float, batch_size=positive_int, epochs=positive_int,
-            optimizer=str, target_weight=non_negative_float, aux_weight=non_negative_float)
+            optimizer=str, target_weight=non_negative_float, aux_weight=non_negative_float,
+            weight_decay=non_negative_float)
 TEST_SEED_OFFSET = 1000  # test rounds use seeds seed+1000...: never a tuning round's
 
 
@@ -99,14 +101,6 @@ def grid(args):
     return [dict(zip(given, values)) for values in itertools.product(*given.values())]
 
 
-def held_out_sets(args):
-    """[(fold, held_out)] of a round (see rounds.round_pairs): one validation
-    split, or every fold."""
-    if args.folds is None:
-        return [(0, ('validation', args.validation))]
-    return [(k, ('fold', k, args.folds)) for k in range(args.folds)]
-
-
 def choose(settings, scores, per=None):
     """Index of the lowest mean validation error, or with `per` a dict
     {value of that axis: index}. Settings whose runs all failed are skipped."""
@@ -131,8 +125,7 @@ def main(argv=None):
         print(f'error: {error}', file=sys.stderr)
         return 1
     settings = grid(args)
-    held_out = (f'{args.folds}-fold cross-validation' if args.folds else
-                f'validation: the last {args.validation} training pairs')
+    held_out = held_out_description(args.validation, args.folds)
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   base_settings=model_settings(args.model), environment=environment())
@@ -140,7 +133,7 @@ def main(argv=None):
                  held_out=held_out_set, overrides=setting, device='cpu', curves=False,
                  quiet=args.quiet, tag=dict(setting=i, fold=fold))
             for r in range(args.rounds)
-            for fold, held_out_set in held_out_sets(args)
+            for fold, held_out_set in held_out_sets(args.validation, args.folds)
             for i, setting in enumerate(settings)]
     runs, tests = [], []
     output = dict(config=config, settings=settings, runs=runs, chosen=None, test_runs=tests)
@@ -148,7 +141,7 @@ def main(argv=None):
         elapsed = collect(jobs, runs, args, output)
     except KeyboardInterrupt:
         print('\ninterrupted: the table below holds the completed runs only', file=sys.stderr)
-        print(tuning_table(settings, scores_of(runs, len(settings)), None, held_out))
+        print(tuning_table(settings, scores_of(runs, len(settings)), None))
         return 130
 
     scores = scores_of(runs, len(settings))
@@ -156,7 +149,7 @@ def main(argv=None):
     output['chosen'] = chosen
     print(f'{args.model}: {len(settings)} settings x {args.rounds} rounds, {held_out}, '
           f'seed {args.seed}, {elapsed:.0f} s')
-    print(tuning_table(settings, scores, chosen, held_out))
+    print(tuning_table(settings, scores, chosen))
     picks = list(chosen.values()) if isinstance(chosen, dict) else [chosen]
     picks = [i for i in picks if i is not None]
     if args.test_rounds and picks:
@@ -205,13 +198,13 @@ def scores_of(runs, n_settings):
     return scores
 
 
-def tuning_table(settings, scores, chosen, held_out):
+def tuning_table(settings, scores, chosen):
     picks = set(chosen.values()) if isinstance(chosen, dict) else {chosen}
     rows = [[describe(setting), len(scores[i]),
              format_mean_std(scores[i], digits=2) if scores[i] else '-',
              'chosen' if i in picks else '']
             for i, setting in enumerate(settings)]
-    header = ['setting', 'runs', f'{held_out.split(":")[0]} err %', '']
+    header = ['setting', 'runs', 'validation err %', '']
     return format_table(header, rows, '<>><')
 
 

@@ -126,6 +126,38 @@ def test_validation_split_never_uses_the_test_pairs(fake_mnist, tmp_path):
     assert config['held_out'] == 'validation: the last 200 training pairs'
 
 
+def test_folds_train_each_fold_and_resume_by_fold(fake_mnist, tmp_path):
+    out = tmp_path / 'f.json'
+    args = ['--data_dir', str(fake_mnist), '--rounds', '2', '--epochs', '1', '--models', 'mlp_ws',
+            '--folds', '3', '--workers', '1', '--out', str(out), '--quiet']
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(out.read_text())
+    assert saved['config']['held_out'] == '3-fold cross-validation of the training pairs'
+    runs = {(r['round'], r['tag']['fold']): r for r in saved['results']}
+    assert sorted(runs) == [(r, k) for r in range(2) for k in range(3)]
+    row = next(line for line in result.stdout.splitlines() if line.startswith('mlp_ws'))
+    assert 'val err %' in result.stdout and row.split()[2] == '2', 'two rounds, of three folds'
+    # A file cut after four fold-runs resumes with the two left.
+    saved['results'] = saved['results'][:4]
+    out.write_text(json.dumps(saved))
+    resumed = run_cli(*args[:-3], '--resume', str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert '6 model-rounds of 6' in resumed.stdout
+    again = json.loads(out.read_text())['results']
+    assert [(r['round'], r['tag']['fold']) for r in again[4:]] == [(1, 1), (1, 2)]
+    assert again[4]['test_error'] == runs[(1, 1)]['test_error'], 'the same fold, the same result'
+
+
+def test_folds_and_validation_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(['--folds', '5', '--validation', '200'])
+    assert caught.value.code == 2 and 'not allowed with argument' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(['--folds', '1'])
+    assert 'must be 2 to 1000' in capsys.readouterr().err
+
+
 @pytest.mark.skipif(real_mnist_dir() is None, reason='real MNIST not available')
 def test_end_to_end_on_real_mnist(tmp_path):
     out = tmp_path / 'r.json'

@@ -256,6 +256,27 @@ def test_effects_pair_rounds_by_seed_across_files(tmp_path):
     assert row['effect'] == 'lean' and row['rounds'] == 2 and row['mean'] == pytest.approx(0.5)
 
 
+def test_effects_pair_folds_of_the_same_round(tmp_path):
+    path = tmp_path / 'folds.json'
+    errors = dict(best=[1.0, 2.0, 1.5, 1.0], lean=[1.5, 2.0, 2.5, 1.5])  # (seed, fold) in order
+    keys = [(10, 0), (10, 1), (11, 0), (11, 1)]
+    path.write_text(json.dumps(dict(
+        config=dict(held_out='2-fold cross-validation of the training pairs'),
+        results=[dict(model=m, round=seed - 10, seed=seed, tag=dict(fold=fold), test_error=e,
+                      test_digit_error=2 * e if m == 'best' else None)
+                 for m, values in errors.items() for (seed, fold), e in zip(keys, values)]
+        + [dict(model='wide', round=0, seed=10, tag=dict(fold=0), test_error=1.0,
+                test_digit_error=1.0)])))
+    result = run_script('effects.py', str(path), '--against', 'best', '--json')
+    row = next(row for row in json.loads(result.stdout) if row['with_model'] == 'lean')
+    assert row['rounds'] == 4 and row['mean'] == pytest.approx(0.5), 'one difference per fold'
+    table = run_script('effects.py', str(path), '--against', 'best').stdout
+    assert 'val err %' in table and 'test err %' not in table
+    digits = run_script('effects.py', str(path), '--against', 'best', '--digits', '--json')
+    (row,) = json.loads(digits.stdout)  # lean has no digit outputs: left out
+    assert row['with_model'] == 'wide' and row['rounds'] == 1 and row['mean'] == pytest.approx(-1.0)
+
+
 def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist, tmp_path):
     import signal
     import time
