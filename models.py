@@ -444,6 +444,13 @@ BEST_VARIANTS = {
     'best_w24_tta_elastic': ModelSpec(
         'best_w24_tta with elastic warps of up to 1 pixel', partial(best_model, width=24, tta=True),
         dict(BEST_SETTINGS, epochs=60, augment=dict(BEST_SETTINGS['augment'], elastic=1.0))),
+    'best_weight_decay': ModelSpec('best with decoupled weight decay 0.05 (AdamW)',
+                                   partial(best_model, width=24, tta=True),
+                                   dict(BEST_SETTINGS, epochs=60, weight_decay=0.05)),
+    'best_erase': ModelSpec('best with a random 4x4 square of each training digit erased (cutout)',
+                            partial(best_model, width=24, tta=True),
+                            dict(BEST_SETTINGS, epochs=60,
+                                 augment=dict(BEST_SETTINGS['augment'], erase=4))),
 }
 MODELS.update(BEST_VARIANTS)
 # `best`: chosen on validation splits only (README, "Accuracy"; results/best_dev/).

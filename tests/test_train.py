@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 import train
 from conftest import synthetic_pairs
@@ -191,6 +192,40 @@ def test_elastic_warp_is_local_and_bounded():
     far[4:10, 4:10] = False
     assert bent[0, :, far].abs().max() < 1e-6
     assert not torch.equal(bent[0, 0], bent[0, 1])  # each image draws its own field
+
+
+def test_erase_sets_one_square_per_image_to_its_background():
+    x = torch.rand(5, 2, 14, 14) + 1.0  # every pixel above the background of 1.0 ...
+    x[:, :, 0, 0] = 1.0                 # ... but one
+    erased = train.erased_squares(x.view(10, 1, 14, 14), 4, torch.Generator().manual_seed(4))
+    erased = erased.view_as(x)
+    square = erased == 1.0
+    assert torch.all((erased == x) | square), "only set to the image's lowest value"
+    square[:, :, 0, 0] = False
+    for image in square.view(10, 14, 14):  # a 4x4 square, maybe over the lowest pixel itself
+        rows, cols = image.nonzero().unbind(1)
+        assert rows.max() - rows.min() == 3 and cols.max() - cols.min() == 3
+        assert len(rows) in (15, 16)
+    corners = {tuple(square[i, j].nonzero()[0].tolist()) for i in range(5) for j in range(2)}
+    assert len(corners) > 3, 'each image draws its own place'
+    moved = train.random_warp(x, torch.Generator().manual_seed(4), shift=1, erase=4)
+    moved_only = train.random_warp(x, torch.Generator().manual_seed(4), shift=1)
+    assert torch.equal((moved != moved_only).sum(dim=(2, 3)) <= 16, torch.ones(5, 2, dtype=torch.bool))
+    assert not torch.equal(moved, moved_only), 'random_warp erases after moving'
+
+
+def test_weight_decay_shrinks_the_weights_of_a_model_without_gradient():
+    model = nn.Linear(3, 3, bias=False)
+    (model.weight.sum() * 0).backward()  # zero gradients: only the decay moves the weights
+    before = model.weight.detach().clone()
+    for name in ('adam', 'sgd'):
+        optimizer = train.make_optimizer(name, model.parameters(), 0.1, weight_decay=0.5)
+        optimizer.step()
+        assert model.weight.abs().sum() < before.abs().sum(), name
+        before = model.weight.detach().clone()
+    plain = train.make_optimizer('adam', model.parameters(), 0.1)
+    plain.step()
+    assert torch.equal(model.weight, before), 'no decay by default'
 
 
 def test_onecycle_schedule_and_label_smoothing_train():
