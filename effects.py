@@ -16,6 +16,8 @@ Examples:
     python effects.py results/best.json results/ablation_test.json --against best
     python effects.py results/best_dev/folds_seed300.json --against best    # validation folds
     python effects.py results/best_dev/folds_seed300.json --against best --digits
+    # tuning settings (tune.py --out) against a test.py run on the same seeds and folds
+    python effects.py results/best_dev/folds_seed300.json results/best_dev/weight_decay_folds_seed300.json --against best
 """
 
 import argparse
@@ -114,6 +116,14 @@ def errors_by_round(results, model, measure='test_error'):
             if r['model'] == model and 'failed' not in r and r.get(measure) is not None}
 
 
+def tuning_runs(saved):
+    """The validation runs of a tune.py file, each named as a model of its own:
+    'MODEL (axis value, ...)' for its setting."""
+    names = [f"{saved['config']['model']} ({', '.join(f'{k} {v}' for k, v in setting.items())})"
+             for setting in saved['settings']]
+    return [dict(run, model=names[run['tag']['setting']]) for run in saved['runs']]
+
+
 def effects(results, comparisons, measure='test_error'):
     """One dict per comparison (name, without, with) whose two models both have
     rounds in `results`, over the rounds both completed."""
@@ -158,7 +168,9 @@ def comparison(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Paired effects between the models of a results file.')
     parser.add_argument('results', nargs='+',
-                        help='results JSONs written by test.py --out (rounds are paired by seed)')
+                        help='results JSONs written by test.py --out or tune.py --out (rounds '
+                             'are paired by seed, and folds by fold; each tuning setting counts '
+                             'as a model)')
     parser.add_argument('--compare', type=comparison, action='append', default=None,
                         metavar='WITHOUT:WITH',
                         help='a pair of models to compare (repeatable; default: weight sharing, '
@@ -175,10 +187,11 @@ def main(argv=None):
         try:
             with open(path) as f:
                 saved = json.load(f)
-            results += saved['results']
+            results += saved['results'] if 'results' in saved else tuning_runs(saved)
             held_out.add(saved['config'].get('held_out', 'test pairs'))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            print(f'error: {path} is not a results file of test.py ({error})', file=sys.stderr)
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            print(f'error: {path} is not a results file of test.py or tune.py ({error})',
+                  file=sys.stderr)
             return 1
     comparisons = args.compare or []
     if args.against is not None:

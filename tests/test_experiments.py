@@ -277,6 +277,30 @@ def test_effects_pair_folds_of_the_same_round(tmp_path):
     assert row['with_model'] == 'wide' and row['rounds'] == 1 and row['mean'] == pytest.approx(-1.0)
 
 
+def test_effects_read_tuning_settings_as_models(tmp_path):
+    tuned = tmp_path / 'tune.json'
+    tuned.write_text(json.dumps(dict(
+        config=dict(model='best', held_out='2-fold cross-validation of the training pairs'),
+        settings=[dict(lr=0.1), dict(lr=0.2, epochs=3)],
+        runs=[dict(model='best', round=0, seed=10, tag=dict(setting=i, fold=fold),
+                   test_error=1.0 + i + fold) for i in range(2) for fold in range(2)])))
+    base = tmp_path / 'base.json'
+    base.write_text(json.dumps(dict(config={}, results=[
+        dict(model='best', round=0, seed=10, tag=dict(fold=fold), test_error=1.0)
+        for fold in range(2)])))
+    result = run_script('effects.py', str(base), str(tuned), '--against', 'best', '--json')
+    assert result.returncode == 0, result.stderr
+    rows = {row['with_model']: row for row in json.loads(result.stdout)}
+    assert set(rows) == {'best (lr 0.1)', 'best (lr 0.2, epochs 3)'}
+    assert rows['best (lr 0.2, epochs 3)']['mean'] == pytest.approx(1.5)
+    broken = tmp_path / 'broken.json'
+    broken.write_text(json.dumps(dict(config=dict(model='best'), settings=[], runs=[
+        dict(model='best', seed=1, tag=dict(setting=0), test_error=1.0)])))
+    refused = run_script('effects.py', str(broken))
+    assert refused.returncode == 1 and 'not a results file' in refused.stderr
+    assert 'Traceback' not in refused.stderr
+
+
 def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist, tmp_path):
     import signal
     import time
