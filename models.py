@@ -451,6 +451,10 @@ BEST_VARIANTS = {
                             partial(best_model, width=24, tta=True),
                             dict(BEST_SETTINGS, epochs=60,
                                  augment=dict(BEST_SETTINGS['augment'], erase=4))),
+    'best_ens4_over_budget': ModelSpec(
+        'four best towers trained side by side, probabilities averaged: about 4 times '
+        "best's time, over the 60 s budget (to see what the budget costs)",
+        partial(best_model, width=24, tta=True, members=4), dict(BEST_SETTINGS, epochs=60)),
 }
 MODELS.update(BEST_VARIANTS)
 # `best`: chosen on validation splits only (README, "Accuracy"; results/best_dev/).
