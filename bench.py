@@ -139,19 +139,74 @@ def training_flops(name, data, epochs, batch_size):
     return counter.get_total_flops() * steps
 
 
-def step_time(name, data, channels_last=True, onednn=True, steps=60, batch_size=100):
+class UnfoldedConvolution(torch.autograd.Function):
+    """A stride-1, unpadded convolution as one matmul over unfolded image
+    patches (channels-last), with its gradients as two more matmuls and a fold."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias):
+        n, c, h, w = input.shape
+        out_channels, _, k, _ = weight.shape
+        ho, wo = h - k + 1, w - k + 1
+        pixels = input.permute(0, 2, 3, 1).contiguous()  # free for a channels-last input
+        columns = pixels.as_strided((n, ho, wo, k, k, c), (h * w * c, w * c, c, w * c, c, 1))
+        columns = columns.reshape(n * ho * wo, k * k * c)
+        matrix = weight.permute(2, 3, 1, 0).reshape(k * k * c, out_channels)
+        ctx.save_for_backward(columns, matrix)
+        ctx.shape = n, c, h, w, k
+        return torch.addmm(bias, columns, matrix).view(n, ho, wo, out_channels).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        columns, matrix = ctx.saved_tensors
+        n, c, h, w, k = ctx.shape
+        ho, wo = h - k + 1, w - k + 1
+        grad = grad.permute(0, 2, 3, 1).reshape(n * ho * wo, -1)
+        grad_weight = (columns.t() @ grad).view(k, k, c, -1).permute(3, 2, 0, 1)
+        grad_input = None
+        if ctx.needs_input_grad[0]:  # fold: add each patch's gradient back where it came from
+            where = torch.arange(n * h * w).view(n, h, w).as_strided(
+                (n, ho, wo, k, k), (h * w, w, 1, w, 1)).reshape(-1)
+            grad_input = grad.new_zeros(n * h * w, c).index_add_(
+                0, where, (grad @ matrix.t()).view(-1, c)).view(n, h, w, c).permute(0, 3, 1, 2)
+        return grad_input, grad_weight, grad.sum(0)
+
+
+class UnfoldedConv2d(nn.Conv2d):
+    def forward(self, input):
+        return UnfoldedConvolution.apply(input, self.weight, self.bias)
+
+
+def with_unfolded_convolutions(module):
+    """`module` with each unpadded, stride-1 Conv2d replaced by an UnfoldedConv2d
+    holding the same weights."""
+    for name, child in module.named_children():
+        if type(child) is nn.Conv2d and child.padding == (0, 0) and child.stride == (1, 1):
+            unfolded = UnfoldedConv2d(child.in_channels, child.out_channels, child.kernel_size)
+            unfolded.load_state_dict(child.state_dict())
+            setattr(module, name, unfolded)
+        else:
+            with_unfolded_convolutions(child)
+    return module
+
+
+def step_time(name, data, channels_last=True, onednn=True, unfolded=False, compiled=False,
+              steps=60, batch_size=100):
     """Median milliseconds of one training step (forward, backward, Adam) of `name`."""
     torch.backends.mkldnn.enabled = onednn
     try:
         model = build_model(name)
+        if unfolded:
+            model = with_unfolded_convolutions(model)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
+        forward = torch.compile(model) if compiled else model
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
         times = []
         for step in range(10 + steps):
             batch = slice(step * batch_size % 1000, step * batch_size % 1000 + batch_size)
             start = time.perf_counter()
-            outputs = model(data.train_input[batch])
+            outputs = forward(data.train_input[batch])
             loss = pair_loss(model, outputs, data.train_target[batch], data.train_classes[batch], 1.0)
             optimizer.zero_grad()
             loss.backward()
@@ -200,10 +255,13 @@ def variants_table(data):
         kept = step_time(name, data)
         others = [step_time(name, data, channels_last=False),
                   step_time(name, data, channels_last=False, onednn=False),
+                  step_time(name, data, unfolded=True),
+                  step_time(name, data, compiled=True),
                   vmap_step_time(name, data)]
         rows.append([name, f'{kept:.2f}'] + [f'{t:.2f} ({t / kept:.2f}x)' for t in others])
-    header = ['model', 'channels-last (kept)', 'NCHW', 'NCHW, no oneDNN', 'vmap 10 rounds, per round']
-    return format_table(header, rows, '<>>>>')
+    header = ['model', 'channels-last (kept)', 'NCHW', 'NCHW, no oneDNN', 'unfolded matmul conv',
+              'torch.compile', 'vmap 10 rounds, per round']
+    return format_table(header, rows, '<>>>>>>')
 
 
 def parse_args(argv=None):
@@ -219,8 +277,9 @@ def parse_args(argv=None):
                         help='skip the per-model timing of the default suite')
     parser.add_argument('--variants', action='store_true',
                         help='also time one training step (ms, median) of the kept setting '
-                             'against NCHW, NCHW without oneDNN, and all 10 rounds at once '
-                             'with torch.func.vmap')
+                             'against NCHW, NCHW without oneDNN, convolutions as matmuls over '
+                             'unfolded patches, torch.compile (compiling untimed), and all 10 '
+                             'rounds at once with torch.func.vmap')
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object with the results on the last line')
     return parser.parse_args(argv)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT, real_mnist_dir
 
@@ -179,6 +180,21 @@ def test_bench_reports_speed_and_same_errors(fake_mnist):
         assert summary[key] > 0, key
     assert summary['speedup'] == pytest.approx(summary['reference_s'] / summary['project_s'])
     assert 'speedup:' in result.stdout
+
+
+def test_bench_unfolded_convolution_matches_torch():
+    import bench
+    torch.manual_seed(0)
+    convolution = torch.nn.Conv2d(3, 5, 3)
+    unfolded = bench.with_unfolded_convolutions(torch.nn.Sequential(convolution))[0]
+    assert isinstance(unfolded, bench.UnfoldedConv2d)
+    x = torch.randn(4, 3, 7, 6).to(memory_format=torch.channels_last).requires_grad_()
+    grad = torch.randn(4, 5, 5, 4)
+    expected = torch.autograd.grad(convolution(x), [x, convolution.weight, convolution.bias], grad)
+    got = torch.autograd.grad(unfolded(x), [x, unfolded.weight, unfolded.bias], grad)
+    torch.testing.assert_close(unfolded(x), convolution(x))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
 
 
 def test_group_names_select_a_report(capsys):
