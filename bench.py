@@ -317,7 +317,8 @@ def main(argv=None):
     rows = []
     for label, seconds, runs in (('reference loop (DataLoader, .item(), eval every epoch)',
                                   reference_s, reference),
-                                 ('project (train.run_once, as test.py runs it)', project_s, project)):
+                                 ('project (train.run_once, as test.py runs it)',
+                                  project_s, project)):
         errors = [e for _, e in runs]
         rows.append([label, f'{seconds:.2f}', f'{samples / seconds:,.0f}',
                      f'{flops / seconds / 1e9:.1f}', f'{100 * flops / seconds / 1e9 / ceiling:.0f}%',

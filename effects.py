@@ -3,12 +3,13 @@
 In round r every model of a test.py run sees the same pairs (those of seed
 S+r; rounds are matched by seed, also across files), so the effect of
 an ingredient is measured on paired differences d_r = error(with) - error(without)
-(percentage points of test error). In K-fold runs (test.py --folds K) each
-fold of a round is one paired difference, on its held-out pairs. For each effect this prints the mean
-difference, its 95% interval (Student t), the paired t-test p-value and the
-exact sign-flip permutation p-value (all 2^n sign patterns for n <= 16
-rounds, else 100,000 random ones); negative differences mean the ingredient
-helps.
+(percentage points of test error). In K-fold runs (test.py --folds K, or
+tune.py --folds K, whose settings count as models) each fold of a round is
+one paired difference, on its held-out pairs. For each effect this prints
+the mean difference, its 95% interval (Student t), the paired t-test p-value
+and the exact sign-flip permutation p-value (all 2^n sign patterns for n <=
+16 rounds, else 100,000 random ones); negative differences mean the
+ingredient helps. With --digits, the digit errors are compared instead.
 
 Examples:
     python effects.py results/default.json
