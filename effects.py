@@ -153,7 +153,7 @@ def effects_table(rows, held_out='test'):
              f"[{row['low']:+.2f}, {row['high']:+.2f}]", format_p(row['t_test_p']),
              format_p(row['sign_flip_p'])]
             for row in rows]
-    header = ['effect', 'models', 'rounds', f'{held_out} err %', 'diff (pp)', '95% interval',
+    header = ['effect', 'models', 'runs', f'{held_out} err %', 'diff (pp)', '95% interval',
               't-test p', 'sign-flip p']
     return format_table(header, body, '<<>>>>>>')
 

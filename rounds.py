@@ -67,6 +67,16 @@ def held_out_sets(validation=None, folds=None):
     return [(None, None)]
 
 
+def held_out_problem(validation=None, folds=None):
+    """Why these held-out options cannot be used (a message naming the option),
+    or None."""
+    if folds is not None and not 2 <= folds <= PAIRS:
+        return f'--folds {folds}: must be 2 to {PAIRS}'
+    if validation is not None and validation >= PAIRS:
+        return f'--validation {validation}: must leave training pairs (below {PAIRS})'
+    return None
+
+
 def held_out_description(validation=None, folds=None):
     if folds is not None:
         return f'{folds}-fold cross-validation of the training pairs'

@@ -23,8 +23,8 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
-from rounds import (PAIRS, held_out_description, held_out_sets, mnist_splits, progress_line,
-                    run_jobs)
+from rounds import (PAIRS, held_out_description, held_out_problem, held_out_sets, mnist_splits,
+                    progress_line, run_jobs)
 from train import DEFAULTS, OPTIMIZERS, model_settings
 from utils import (choose_device, environment, format_mean_std, format_table,
                    non_negative_float, positive_float, positive_int, results_path_problem,
@@ -107,10 +107,8 @@ def parse_args(argv=None):
         args.device = choose_device(args.device)
     except ValueError as error:
         parser.error(str(error))
-    if args.folds is not None and not 2 <= args.folds <= PAIRS:
-        parser.error(f'--folds {args.folds}: must be 2 to {PAIRS}')
-    if args.validation is not None and args.validation >= PAIRS:
-        parser.error(f'--validation {args.validation}: must leave training pairs (below {PAIRS})')
+    if held_out_problem(args.validation, args.folds):
+        parser.error(held_out_problem(args.validation, args.folds))
     if args.workers is None:
         args.workers = (os.cpu_count() or 1) if args.device == 'cpu' else 1
     if args.device == 'cuda' and args.workers > 1:

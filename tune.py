@@ -29,8 +29,8 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import MODELS
-from rounds import (PAIRS, held_out_description, held_out_sets, mnist_splits, progress_line,
-                    run_jobs)
+from rounds import (held_out_description, held_out_problem, held_out_sets, mnist_splits,
+                    progress_line, run_jobs)
 from train import OPTIMIZERS, model_settings
 from utils import (environment, format_mean_std, format_table, list_of, non_negative_float,
                    positive_float, positive_int, results_path_problem, write_json_atomic)
@@ -81,11 +81,9 @@ def parse_args(argv=None):
     if args.model not in MODELS:
         parser.error(f'unknown model {args.model!r}; see python test.py --list')
     if args.folds is not None:
-        if not 2 <= args.folds <= PAIRS:
-            parser.error(f'--folds {args.folds}: must be 2 to {PAIRS}')
-        args.validation = None
-    elif args.validation >= PAIRS:
-        parser.error(f'--validation {args.validation}: must leave training pairs (below {PAIRS})')
+        args.validation = None  # its default, 200, gives way to the folds
+    if held_out_problem(args.validation, args.folds):
+        parser.error(held_out_problem(args.validation, args.folds))
     if args.test_rounds < 0:
         parser.error('--test_rounds must be 0 or more')
     if args.per is not None and getattr(args, args.per) is None:
