@@ -19,6 +19,8 @@ Examples:
     python effects.py results/best_dev/folds_seed300.json --against best --digits
     # tuning settings (tune.py --out) against a test.py run on the same seeds and folds
     python effects.py results/best_dev/folds_seed300.json results/best_dev/weight_decay_folds_seed300.json --against best
+    # the held-out pairs that best gets wrong: which other models get them wrong too
+    python effects.py results/best_dev/*_seed300.json --shared_mistakes best
 """
 
 import argparse
@@ -138,6 +140,37 @@ def effects(results, comparisons, measure='test_error'):
     return rows
 
 
+def shared_mistakes(results, model):
+    """How many of `model`'s wrong held-out pairs each other model of `results`
+    also gets wrong, over the runs (seed, fold) that every model completed:
+    (runs, {model: [pairs it also gets wrong, of the model's]}, wrong in all)."""
+    wrong = {}
+    for r in results:
+        if 'failed' not in r and 'test_mistakes' in r:
+            key = r['seed'], r.get('tag', {}).get('fold')
+            wrong.setdefault(r['model'], {})[key] = set(r['test_mistakes']['wrong_pairs'])
+    if model not in wrong:
+        return 0, {}, 0
+    runs = set.intersection(*(set(by_run) for by_run in wrong.values()))
+    own = {key: wrong[model][key] for key in runs}
+    total = sum(map(len, own.values()))
+    overlap = {other: sum(len(own[key] & by_run[key]) for key in runs)
+               for other, by_run in wrong.items() if other != model}
+    in_all = sum(len(own[key].intersection(*(wrong[o][key] for o in overlap))) for key in runs)
+    return len(runs), dict(overlap, **{model: total}), in_all
+
+
+def shared_mistakes_table(results, model):
+    runs, overlap, in_all = shared_mistakes(results, model)
+    total = overlap.pop(model, 0)
+    share = lambda count: f'{count} ({100 * count / total:.0f}%)' if total else '0'  # noqa: E731
+    rows = [[other, share(count)] for other, count in overlap.items()]
+    return '\n'.join([f'{model} errs on {total} held-out pairs in the {runs} runs that all '
+                      f'{len(overlap) + 1} models completed',
+                      format_table(['model', f"also wrong, of {model}'s {total}"], rows, '<>'),
+                      f'wrong in every model: {share(in_all)}'])
+
+
 def default_comparisons():
     return [(name, a.format(f=family), b.format(f=family))
             for family in FAMILIES for name, a, b in FAMILY_EFFECTS] + list(EXTRA_EFFECTS)
@@ -181,6 +214,9 @@ def main(argv=None):
     parser.add_argument('--digits', action='store_true',
                         help="compare the digit error of the models' auxiliary outputs (%% of "
                              'digit images) instead of the pair error')
+    parser.add_argument('--shared_mistakes', default=None, metavar='MODEL',
+                        help="instead of effects: how many of MODEL's wrong held-out pairs each "
+                             'other model gets wrong too, and how many every model does')
     parser.add_argument('--json', action='store_true', help='print the rows as JSON instead')
     args = parser.parse_args(argv)
     results, held_out = [], set()
@@ -194,6 +230,13 @@ def main(argv=None):
             print(f'error: {path} is not a results file of test.py or tune.py ({error})',
                   file=sys.stderr)
             return 1
+    if args.shared_mistakes is not None:
+        if args.shared_mistakes not in {r['model'] for r in results}:
+            print(f'error: --shared_mistakes {args.shared_mistakes!r}: no such model in the files',
+                  file=sys.stderr)
+            return 1
+        print(shared_mistakes_table(results, args.shared_mistakes))
+        return 0
     comparisons = args.compare or []
     if args.against is not None:
         others = [m for m in dict.fromkeys(r['model'] for r in results) if m != args.against]

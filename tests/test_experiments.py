@@ -301,6 +301,23 @@ def test_effects_read_tuning_settings_as_models(tmp_path):
     assert 'Traceback' not in refused.stderr
 
 
+def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path):
+    wrong = {('best', 0): [1, 2, 3], ('best', 1): [7], ('lean', 0): [2, 3, 9], ('lean', 1): [],
+             ('wide', 0): [3], ('wide', 1): [7], ('wide', 2): [5]}  # run 2: wide only, left out
+    path = tmp_path / 'r.json'
+    path.write_text(json.dumps(dict(config={}, results=[
+        dict(model=m, round=0, seed=10, tag=dict(fold=fold), test_error=1.0,
+             test_mistakes=dict(wrong_pairs=pairs)) for (m, fold), pairs in wrong.items()])))
+    runs, overlap, in_all = effects.shared_mistakes(json.loads(path.read_text())['results'], 'best')
+    assert (runs, overlap, in_all) == (2, dict(lean=2, wide=2, best=4), 1)
+    result = run_script('effects.py', str(path), '--shared_mistakes', 'best')
+    assert result.returncode == 0, result.stderr
+    assert 'best errs on 4 held-out pairs in the 2 runs that all 3 models completed' in result.stdout
+    assert 'wrong in every model: 1 (25%)' in result.stdout
+    missing = run_script('effects.py', str(path), '--shared_mistakes', 'nothing')
+    assert missing.returncode == 1 and 'no such model' in missing.stderr
+
+
 def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist, tmp_path):
     import signal
     import time
