@@ -110,12 +110,17 @@ def paired_effect(without, with_):
     return dict(effect, low=mean - half, high=mean + half, t_test_p=t_test_p)
 
 
+def run_key(result):
+    """(seed, fold) of a run: the seed names the round's pairs, also across
+    results files, and the fold (-1 outside K-fold runs) its held-out part."""
+    return result['seed'], result.get('tag', {}).get('fold', -1)
+
+
 def errors_by_round(results, model, measure='test_error'):
-    """{(seed, fold): held-out error} of a model's completed runs: the seed
-    names the round's pairs, also across results files, and the fold (None
-    outside K-fold runs) its held-out part. `measure`: 'test_error' (% of
-    pairs) or 'test_digit_error' (% of digit images; runs without it are left out)."""
-    return {(r['seed'], r.get('tag', {}).get('fold')): r[measure] for r in results
+    """{run_key: held-out error} of a model's completed runs. `measure`:
+    'test_error' (% of pairs) or 'test_digit_error' (% of digit images; runs
+    without it are left out)."""
+    return {run_key(r): r[measure] for r in results
             if r['model'] == model and 'failed' not in r and r.get(measure) is not None}
 
 
@@ -147,8 +152,7 @@ def shared_mistakes(results, model):
     wrong = {}
     for r in results:
         if 'failed' not in r and 'test_mistakes' in r:
-            key = r['seed'], r.get('tag', {}).get('fold')
-            wrong.setdefault(r['model'], {})[key] = set(r['test_mistakes']['wrong_pairs'])
+            wrong.setdefault(r['model'], {})[run_key(r)] = set(r['test_mistakes']['wrong_pairs'])
     if model not in wrong:
         return 0, {}, 0
     runs = set.intersection(*(set(by_run) for by_run in wrong.values()))

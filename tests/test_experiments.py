@@ -301,6 +301,13 @@ def test_effects_read_tuning_settings_as_models(tmp_path):
     assert 'Traceback' not in refused.stderr
 
 
+def test_effects_mix_test_and_fold_runs_of_one_seed():
+    runs = [dict(model=m, seed=1, test_error=e) for m, e in (('a', 1.0), ('b', 2.0))]
+    runs += [dict(model=m, seed=1, tag=dict(fold=0), test_error=e) for m, e in (('a', 1.0), ('b', 3.0))]
+    (row,) = effects.effects(runs, [('a vs b', 'a', 'b')])
+    assert row['rounds'] == 2 and row['mean'] == pytest.approx(1.5)
+
+
 def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path):
     wrong = {('best', 0): [1, 2, 3], ('best', 1): [7], ('lean', 0): [2, 3, 9], ('lean', 1): [],
              ('wide', 0): [3], ('wide', 1): [7], ('wide', 2): [5]}  # run 2: wide only, left out
