@@ -144,7 +144,7 @@ def plot_mistakes(plt, results, config, model, round_index, data_dir, out, count
     for ax in axes.flat:
         ax.axis('off')
     for k, (ax, i) in enumerate(zip(axes.flat, shown)):
-        ax.imshow(pairs.test_input[i].transpose(0, 1).reshape(14, 28), cmap='gray_r')
+        ax.imshow(pairs.test_input[i].transpose(0, 1).reshape(14, 28).numpy(), cmap='gray_r')
         true = pairs.test_classes[i].tolist()
         read = mistakes['digits_read'][k] if mistakes['digits_read'] else None
         ax.set_title(f'true {true[0]}{"<=" if true[0] <= true[1] else ">"}{true[1]}'

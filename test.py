@@ -238,14 +238,19 @@ def run(args):
     jobs = [job for job in jobs if job_key(job) not in done]
     total = len(jobs) + len(done)
     try:
+        if not args.quiet:  # inside the try: a Ctrl-C right after this line still gets the table
+            print(f'{len(jobs)} model-rounds to train'
+                  + (f' ({len(done)} already done)' if done else '')
+                  + f' on {args.workers} worker(s); Ctrl-C stops and keeps the finished ones',
+                  file=sys.stderr, flush=True)
         for result in run_jobs(jobs, args.workers):
             results.append(result)
+            if args.out:  # before the progress line: a reported model-round is in the file
+                write_json_atomic(args.out, dict(config=config, results=results))
             if not args.quiet:
                 print(progress_line(result, len(results), total, time.perf_counter() - started,
                                     todo=len(results) - len(done)),
                       file=sys.stderr, flush=True)
-            if args.out:
-                write_json_atomic(args.out, dict(config=config, results=results))
     except KeyboardInterrupt:
         interrupted = True
         print('\ninterrupted: the table below holds the completed rounds only', file=sys.stderr)

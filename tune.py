@@ -118,6 +118,14 @@ def describe(setting):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        return run(args)
+    except KeyboardInterrupt:  # outside a batch of runs (loading, writing): nothing to print
+        print('\ninterrupted', file=sys.stderr)
+        return 130
+
+
+def run(args):
+    try:
         mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
@@ -179,11 +187,11 @@ def collect(jobs, runs, args, output):
     started = time.perf_counter()
     for run in run_jobs(jobs, args.workers):
         runs.append(run)
+        if args.out:  # before the progress line: a reported run is in the file
+            write_json_atomic(args.out, output)
         if not args.quiet:
             print(progress_line(run, len(runs), len(jobs), time.perf_counter() - started),
                   file=sys.stderr, flush=True)
-        if args.out:
-            write_json_atomic(args.out, output)
     return time.perf_counter() - started
 
 

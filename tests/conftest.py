@@ -1,11 +1,15 @@
-"""Shared fixtures: synthetic digit data, so most tests need no MNIST.
+"""Shared fixtures: synthetic digit data, so most tests need no MNIST, and
+one way to run the scripts.
 
 Synthetic "digits" are ten fixed random 28x28 templates (one per class) plus
 noise: learnable in a few epochs, and made in milliseconds.
 """
 
+import importlib.util
 import os
+import signal
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,11 +60,58 @@ def make_fake_mnist(data_dir, n_train=2000, n_test=2000):
     return Path(data_dir)
 
 
+@pytest.fixture(scope='session')
+def fake_mnist_folder(tmp_path_factory):
+    """The synthetic MNIST, written once per session; no test writes into it."""
+    return make_fake_mnist(tmp_path_factory.mktemp('fake') / 'data')
+
+
 @pytest.fixture
-def fake_mnist(tmp_path, monkeypatch):
+def fake_mnist(fake_mnist_folder, monkeypatch):
     # Synthetic digits are not MNIST: skip the size and MD5 check, here and in subprocesses.
     monkeypatch.setenv(prologue.SKIP_CHECK_VARIABLE, '1')
-    return make_fake_mnist(tmp_path / 'data')
+    return fake_mnist_folder
+
+
+def run_script(script, *args, env=None, timeout=600):
+    """Run one of the project's scripts in a fresh interpreter from the
+    repository root; `env` adds to (or, with value None, removes from) the
+    environment."""
+    environment = {**os.environ, **(env or {})}
+    environment = {key: value for key, value in environment.items() if value is not None}
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, env=environment,
+                          timeout=timeout)
+
+
+def start_script(script, *args):
+    """Start a script with its stdout and stderr piped, for tests that signal it."""
+    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def interrupt_after(process, lines):
+    """Send Ctrl-C to a started script once `lines` lines have come on its
+    stderr; its (stdout, stderr) afterwards. It is killed if it outlives the test."""
+    try:
+        seen = [process.stderr.readline() for _ in range(lines)]
+        assert all(seen), f'the process ended before {lines} lines: {seen}'
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        return out, ''.join(seen) + err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def load_script(name):
+    """A script of the repository root loaded as a module by path (`import test`
+    would find the standard library's test package)."""
+    spec = importlib.util.spec_from_file_location(f'script_{name}', ROOT / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def real_mnist_dir():

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,12 +12,22 @@ import torch
 import effects
 import plots
 import tune
-from conftest import ROOT, synthetic_pairs
+from conftest import ROOT, interrupt_after, run_script, start_script, synthetic_pairs
 
 
-def run_script(script, *args):
-    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=600)
+@pytest.fixture
+def run_main(capsys):
+    """Run a script's main(argv) in this process (no interpreter to start):
+    its exit code and what it printed, as subprocess.run gives them."""
+    def run(module, *args):
+        capsys.readouterr()
+        try:
+            code = module.main([str(arg) for arg in args])
+        except SystemExit as exit:
+            code = exit.code
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run
 
 
 # --- tune.py -----------------------------------------------------------------
@@ -102,14 +113,27 @@ def test_sign_flip_test_is_exact_for_few_rounds():
     assert effects.sign_flip_p([1.0, -1.0, 1.0, -1.0]) == 1.0
 
 
+def t4_two_sided_p(t):
+    """Two-sided p of Student's t with 4 degrees of freedom, from its closed-form CDF
+    F(t) = 1/2 + 3/8 * u * (1 - u^2 / 12), u = t / sqrt(1 + t^2 / 4) (independent of
+    effects.py's numerical integration)."""
+    u = abs(t) / math.sqrt(1 + t * t / 4)
+    return 2 * (1 - (0.5 + 3 / 8 * u * (1 - u * u / 12)))
+
+
 def test_paired_effect_interval_and_p_values():
     without = [10.0, 12.0, 11.0, 13.0, 12.0]
     with_ = [8.0, 11.0, 9.0, 10.5, 10.0]
     row = effects.paired_effect(without, with_)
-    differences = [-2.0, -1.0, -2.0, -2.5, -2.0]
-    assert row['mean'] == pytest.approx(sum(differences) / 5)
-    assert row['low'] < row['mean'] < row['high'] < 0
-    assert row['t_test_p'] < 0.01 and row['sign_flip_p'] == pytest.approx(2 / 32)
+    # differences -2, -1, -2, -2.5, -2: mean -1.9, sample std sqrt(0.3), 4 degrees of freedom
+    standard_error = math.sqrt(0.3 / 5)
+    half = 2.7764 * standard_error  # t_{0.975, 4} from a table
+    assert row['rounds'] == 5 and row['mean'] == pytest.approx(-1.9)
+    assert row['without'] == pytest.approx(11.6) and row['with_'] == pytest.approx(9.7)
+    assert row['low'] == pytest.approx(-1.9 - half, abs=5e-4)  # -2.580
+    assert row['high'] == pytest.approx(-1.9 + half, abs=5e-4)  # -1.220
+    assert row['t_test_p'] == pytest.approx(t4_two_sided_p(-1.9 / standard_error), rel=1e-3)  # 0.00149
+    assert row['sign_flip_p'] == pytest.approx(2 / 32)
     unpaired_noise = effects.paired_effect([1.0, 2.0, 3.0], [2.0, 1.0, 3.0])
     assert unpaired_noise['low'] < 0 < unpaired_noise['high'] and unpaired_noise['t_test_p'] == 1.0
 
@@ -123,9 +147,9 @@ def results_file(tmp_path, errors):
     return path
 
 
-def test_effects_pair_the_rounds_both_models_completed(tmp_path):
+def test_effects_pair_the_rounds_both_models_completed(tmp_path, run_main):
     path = results_file(tmp_path, dict(cnn=[15.0, 16.0, 14.0], cnn_ws=[14.0, 15.5, 13.0]))
-    result = run_script('effects.py', str(path), '--json')
+    result = run_main(effects, str(path), '--json')
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row['effect'] == 'weight sharing' and row['rounds'] == 3
@@ -137,9 +161,9 @@ def test_effects_pair_the_rounds_both_models_completed(tmp_path):
     (['--compare', 'cnn'], 'expected WITHOUT:WITH', 2),
     (['--compare', 'mlp:nothing'], 'no comparison has both of its models', 1),
 ])
-def test_effects_refuse_bad_input(tmp_path, args, message, code):
+def test_effects_refuse_bad_input(tmp_path, args, message, code, run_main):
     path = results_file(tmp_path, dict(cnn=[15.0], mlp=[18.0]))
-    result = run_script('effects.py', str(path), *args)
+    result = run_main(effects, str(path), *args)
     assert result.returncode == code and message in result.stderr
     assert 'Traceback' not in result.stderr
 
@@ -157,27 +181,24 @@ def test_error_grid_sums_the_rounds():
     assert rounds == 2 and grid[0][1] == 50.0 and grid[1][0] == 0.0
 
 
-def test_curves_need_a_curves_run(tmp_path):
+def test_curves_need_a_curves_run(tmp_path, run_main):
     results = [dict(model='m', round=0, history=dict(train_loss=[1.0], train_error=[5.0]))]
     path = tmp_path / 'r.json'
     path.write_text(json.dumps(dict(config={}, results=results)))
-    pytest.importorskip('matplotlib')
-    result = run_script('plots.py', 'curves', str(path), '--out', str(tmp_path))
+    result = run_main(plots, 'curves', str(path), '--out', str(tmp_path))
     assert result.returncode == 1 and 'run test.py with --curves' in result.stderr
 
 
-def test_figures_from_a_small_curves_run(fake_mnist, tmp_path):
-    pytest.importorskip('matplotlib')
+def test_figures_from_a_small_curves_run(fake_mnist, tmp_path, run_main):
     out = tmp_path / 'r.json'
-    run = subprocess.run([sys.executable, str(ROOT / 'test.py'), '--data_dir', str(fake_mnist),
-                          '--models', 'mlp_ws_aux,mlp', '--rounds', '2', '--epochs', '2',
-                          '--curves', '--quiet', '--out', str(out)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    run = run_script('test.py', '--data_dir', fake_mnist, '--models', 'mlp_ws_aux,mlp',
+                     '--rounds', '2', '--epochs', '2', '--curves', '--quiet', '--workers', '1',
+                     '--out', out)
     assert run.returncode == 0, run.stderr
     figures = tmp_path / 'figures'
     for args in (['curves'], ['heatmap', '--model', 'mlp_ws_aux'],
                  ['mistakes', '--model', 'mlp', '--data_dir', str(fake_mnist)]):
-        result = run_script('plots.py', args[0], str(out), *args[1:], '--out', str(figures))
+        result = run_main(plots, args[0], str(out), *args[1:], '--out', str(figures))
         assert result.returncode == 0, result.stderr
     names = {p.name for p in figures.iterdir()}
     assert {'curves_mlp.pdf', 'curves_mlp_ws_aux.pdf', 'curves_all.pdf',
@@ -185,9 +206,9 @@ def test_figures_from_a_small_curves_run(fake_mnist, tmp_path):
     assert all(p.stat().st_size > 1000 for p in figures.iterdir())
 
 
-def test_plots_refuse_an_unknown_model(tmp_path):
+def test_plots_refuse_an_unknown_model(tmp_path, run_main):
     path = results_file(tmp_path, dict(cnn=[15.0]))
-    result = run_script('plots.py', 'heatmap', str(path), '--model', 'mlp')
+    result = run_main(plots, 'heatmap', str(path), '--model', 'mlp')
     assert result.returncode == 1 and "no model 'mlp'" in result.stderr
 
 
@@ -229,7 +250,6 @@ REPORT_INPUTS = ['default.json', 'curves.json', 'aux_sweep.json', 'optimizers.js
 @pytest.mark.skipif(not all((ROOT / 'results' / name).is_file() for name in REPORT_INPUTS),
                     reason='the committed results are not all here')
 def test_report_assets_come_from_the_committed_results(tmp_path):
-    pytest.importorskip('matplotlib')
     result = run_script('report/make_assets.py', '--out', str(tmp_path))
     assert result.returncode == 0, result.stderr
     generated = tmp_path / 'generated'
@@ -243,20 +263,20 @@ def test_report_assets_come_from_the_committed_results(tmp_path):
     assert (tmp_path / 'figures' / 'curves_all.pdf').stat().st_size > 1000
 
 
-def test_effects_pair_rounds_by_seed_across_files(tmp_path):
+def test_effects_pair_rounds_by_seed_across_files(tmp_path, run_main):
     first = tmp_path / 'a.json'
     second = tmp_path / 'b.json'
     first.write_text(json.dumps(dict(config={}, results=[
         dict(model='best', round=r, seed=10 + r, test_error=e) for r, e in enumerate([1.0, 2.0, 3.0])])))
     second.write_text(json.dumps(dict(config={}, results=[  # only seeds 11 and 12, as rounds 0, 1
         dict(model='lean', round=r, seed=11 + r, test_error=e) for r, e in enumerate([2.5, 3.5])])))
-    result = run_script('effects.py', str(first), str(second), '--against', 'best', '--json')
+    result = run_main(effects, str(first), str(second), '--against', 'best', '--json')
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row['effect'] == 'lean' and row['rounds'] == 2 and row['mean'] == pytest.approx(0.5)
 
 
-def test_effects_pair_folds_of_the_same_round(tmp_path):
+def test_effects_pair_folds_of_the_same_round(tmp_path, run_main):
     path = tmp_path / 'folds.json'
     errors = dict(best=[1.0, 2.0, 1.5, 1.0], lean=[1.5, 2.0, 2.5, 1.5])  # (seed, fold) in order
     keys = [(10, 0), (10, 1), (11, 0), (11, 1)]
@@ -267,17 +287,17 @@ def test_effects_pair_folds_of_the_same_round(tmp_path):
                  for m, values in errors.items() for (seed, fold), e in zip(keys, values)]
         + [dict(model='wide', round=0, seed=10, tag=dict(fold=0), test_error=1.0,
                 test_digit_error=1.0)])))
-    result = run_script('effects.py', str(path), '--against', 'best', '--json')
+    result = run_main(effects, str(path), '--against', 'best', '--json')
     row = next(row for row in json.loads(result.stdout) if row['with_model'] == 'lean')
     assert row['rounds'] == 4 and row['mean'] == pytest.approx(0.5), 'one difference per fold'
-    table = run_script('effects.py', str(path), '--against', 'best').stdout
+    table = run_main(effects, str(path), '--against', 'best').stdout
     assert 'val err %' in table and 'test err %' not in table
-    digits = run_script('effects.py', str(path), '--against', 'best', '--digits', '--json')
+    digits = run_main(effects, str(path), '--against', 'best', '--digits', '--json')
     (row,) = json.loads(digits.stdout)  # lean has no digit outputs: left out
     assert row['with_model'] == 'wide' and row['rounds'] == 1 and row['mean'] == pytest.approx(-1.0)
 
 
-def test_effects_read_tuning_settings_as_models(tmp_path):
+def test_effects_read_tuning_settings_as_models(tmp_path, run_main):
     tuned = tmp_path / 'tune.json'
     tuned.write_text(json.dumps(dict(
         config=dict(model='best', held_out='2-fold cross-validation of the training pairs'),
@@ -288,7 +308,7 @@ def test_effects_read_tuning_settings_as_models(tmp_path):
     base.write_text(json.dumps(dict(config={}, results=[
         dict(model='best', round=0, seed=10, tag=dict(fold=fold), test_error=1.0)
         for fold in range(2)])))
-    result = run_script('effects.py', str(base), str(tuned), '--against', 'best', '--json')
+    result = run_main(effects, str(base), str(tuned), '--against', 'best', '--json')
     assert result.returncode == 0, result.stderr
     rows = {row['with_model']: row for row in json.loads(result.stdout)}
     assert set(rows) == {'best (lr 0.1)', 'best (lr 0.2, epochs 3)'}
@@ -296,7 +316,7 @@ def test_effects_read_tuning_settings_as_models(tmp_path):
     broken = tmp_path / 'broken.json'
     broken.write_text(json.dumps(dict(config=dict(model='best'), settings=[], runs=[
         dict(model='best', seed=1, tag=dict(setting=0), test_error=1.0)])))
-    refused = run_script('effects.py', str(broken))
+    refused = run_main(effects, str(broken))
     assert refused.returncode == 1 and 'not a results file' in refused.stderr
     assert 'Traceback' not in refused.stderr
 
@@ -308,7 +328,7 @@ def test_effects_mix_test_and_fold_runs_of_one_seed():
     assert row['rounds'] == 2 and row['mean'] == pytest.approx(1.5)
 
 
-def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path):
+def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path, run_main):
     wrong = {('best', 0): [1, 2, 3], ('best', 1): [7], ('lean', 0): [2, 3, 9], ('lean', 1): [],
              ('wide', 0): [3], ('wide', 1): [7], ('wide', 2): [5]}  # run 2: wide only, left out
     path = tmp_path / 'r.json'
@@ -317,28 +337,52 @@ def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path):
              test_mistakes=dict(wrong_pairs=pairs)) for (m, fold), pairs in wrong.items()])))
     runs, overlap, in_all = effects.shared_mistakes(json.loads(path.read_text())['results'], 'best')
     assert (runs, overlap, in_all) == (2, dict(lean=2, wide=2, best=4), 1)
-    result = run_script('effects.py', str(path), '--shared_mistakes', 'best')
+    result = run_main(effects, str(path), '--shared_mistakes', 'best')
     assert result.returncode == 0, result.stderr
     assert 'best errs on 4 held-out pairs in the 2 runs that all 3 models completed' in result.stdout
     assert 'wrong in every model: 1 (25%)' in result.stdout
-    missing = run_script('effects.py', str(path), '--shared_mistakes', 'nothing')
+    missing = run_main(effects, str(path), '--shared_mistakes', 'nothing')
     assert missing.returncode == 1 and 'no such model' in missing.stderr
 
 
 def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist, tmp_path):
-    import signal
-    import time
     out = tmp_path / 'tune.json'
-    process = subprocess.Popen([sys.executable, str(ROOT / 'tune.py'), 'mlp', '--data_dir',
-                                str(fake_mnist), '--lr', '1e-3,2e-3,3e-3', '--epochs', '3',
-                                '--rounds', '3', '--workers', '2', '--out', str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.time() + 300
-    while not out.exists() and time.time() < deadline:  # the first run is written
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130 and 'Traceback' not in stderr
+    # 9 runs of about a second each on two workers: the Ctrl-C, sent when the
+    # first is reported, finds several seconds of work left.
+    process = start_script('tune.py', 'cnn_ws_aux', '--data_dir', fake_mnist, '--lr',
+                           '1e-3,2e-3,3e-3', '--epochs', '10', '--rounds', '3', '--workers', '2',
+                           '--out', out)
+    stdout, stderr = interrupt_after(process, lines=1)
+    assert process.returncode == 130, stderr
+    assert 'Traceback' not in stderr
     assert 'interrupted' in stderr and 'validation err %' in stdout
     saved = json.loads(out.read_text())  # whole and valid
     assert 1 <= len(saved['runs']) < 9 and saved['chosen'] is None
+    assert [p.name for p in tmp_path.iterdir()] == ['tune.json'], 'no temporary file left'
+
+
+def test_effects_leave_failed_runs_out(tmp_path, run_main):
+    path = tmp_path / 'r.json'
+    results = [dict(model=m, round=r, seed=r, test_error=e)
+               for m, values in dict(cnn=[15.0, 16.0, 14.0], cnn_ws=[14.0, 15.5, 13.0]).items()
+               for r, e in enumerate(values)]
+    results[4] = dict(model='cnn_ws', round=1, seed=1, failed='the training loss became nan')
+    path.write_text(json.dumps(dict(config={}, results=results)))
+    result = run_main(effects, path, '--json')
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row['rounds'] == 2 and row['mean'] == pytest.approx(-1.0), 'rounds 0 and 2 only'
+    assert row['without'] == pytest.approx(14.5)
+
+
+def test_plots_without_matplotlib_exit_1_with_a_message(tmp_path):
+    path = results_file(tmp_path, dict(cnn=[15.0]))
+    # As if matplotlib were not installed: its import fails.
+    hide = ("import runpy, sys; sys.modules['matplotlib'] = None; "
+            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    result = subprocess.run([sys.executable, '-c', hide, str(ROOT / 'plots.py'), 'heatmap',
+                             str(path), '--model', 'cnn', '--out', str(tmp_path / 'figures')],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert 'the figures need matplotlib' in result.stderr and 'pip install matplotlib' in result.stderr
+    assert 'Traceback' not in result.stderr and not (tmp_path / 'figures').exists()

@@ -104,24 +104,49 @@ def test_mistakes_account_for_every_test_error():
     assert len(mistakes['digits_read']) == wrong
 
 
-def test_test_labels_do_not_influence_training():
+def test_test_pairs_do_not_influence_training():
+    """Scrambled test labels and noise for test inputs change no trained weight
+    (nor a BatchNorm statistic), though the test pairs are evaluated after
+    every epoch (curves); on cnn_aux and on best, with its augmentation,
+    dropout, BatchNorm, one-cycle rate and test-time averaging."""
     data = synthetic_pairs(100)
-    scrambled = data._replace(test_target=1 - data.test_target,
+    corrupted = data._replace(test_input=torch.randn_like(data.test_input) * 500,
+                              test_target=1 - data.test_target,
                               test_classes=data.test_classes.flip(1))
-    runs = []
-    for d in (data, scrambled):
-        torch.manual_seed(3)
-        model = build_model('cnn_aux')
-        train.train(model, d.normalised(), generator=torch.Generator().manual_seed(3), **FAST)
-        runs.append(model.state_dict())
-    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    for name in ('cnn_aux', 'best'):
+        settings = train.model_settings(name, dict(epochs=2))
+        states = []
+        for pairs in (data, corrupted):
+            torch.manual_seed(3)
+            model = build_model(name)
+            train.train(model, pairs.normalised(), generator=torch.Generator().manual_seed(3),
+                        curves=True, **settings)
+            states.append(model.state_dict())
+        assert all(torch.equal(states[0][k], states[1][k]) for k in states[0]), name
+
+
+def test_run_once_trains_alike_whatever_the_test_pairs():
+    data = synthetic_pairs(100)
+    corrupted = data._replace(test_input=torch.randn_like(data.test_input) * 500,
+                              test_target=1 - data.test_target)
+    runs = [train.run_once('best', d, seed=2, overrides=dict(epochs=2), curves=False)
+            for d in (data, corrupted)]
+    assert runs[0]['history'] == runs[1]['history']
+    assert runs[0]['train_error'] == runs[1]['train_error']
+    assert runs[0]['test_error'] != runs[1]['test_error'], 'the test pairs are read, at the end'
 
 
 def test_validation_split_holds_out_training_pairs_only():
     data = synthetic_pairs(100)
+    data = data._replace(test_input=torch.full_like(data.test_input, -99.0))  # marked
     split = data.validation_split(30)
     assert split.train_input.shape[0] == 70 and split.test_input.shape[0] == 30
+    assert (split.train_input != -99).all() and (split.test_input != -99).all()
+    assert torch.equal(split.train_input, data.train_input[:70])
+    assert torch.equal(split.train_target, data.train_target[:70])
+    assert torch.equal(split.train_classes, data.train_classes[:70])
     assert torch.equal(split.test_input, data.train_input[70:])
+    assert torch.equal(split.test_target, data.train_target[70:])
     assert torch.equal(split.test_classes, data.train_classes[70:])
     with pytest.raises(ValueError):
         data.validation_split(100)
