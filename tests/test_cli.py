@@ -74,8 +74,9 @@ def test_list_shows_every_model_with_parameters(capsys):
     assert lines[-1].startswith('groups: ') and all(group in lines[-1] for group in GROUPS)
 
 
-@pytest.mark.parametrize('script, args', [('test.py', ['--rounds', '1', '--models', 'mlp']),
-                                          ('train.py', ['mlp']), ('tune.py', ['mlp']),
+@pytest.mark.parametrize('script, args', [('test.py', ['--rounds', '1', '--models', 'mlp',
+                                                       '--workers', '1']),
+                                          ('train.py', ['mlp']), ('tune.py', ['mlp', '--workers', '1']),
                                           ('bench.py', ['--no_suite'])])
 def test_every_script_explains_missing_data(script, args, tmp_path):
     # An empty folder with no network: torchvision's download fails. With a
