@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 import dlc_practical_prologue as prologue
-from models import DEFAULT_SUITE, build_model
+from models import GROUPS, build_model
 from rounds import draw_pairs
 from train import DEFAULTS, model_settings, pair_loss, run_once, warm_up
 from utils import environment, format_table, positive_int
@@ -341,7 +341,7 @@ def main(argv=None):
     if not args.no_suite:
         pairs = draw_pairs(mnist, args.seed)
         suite = {name: timed_run_once(name, pairs, args.seed, settings)[0]
-                 for name in DEFAULT_SUITE}
+                 for name in GROUPS['main']}
         print(format_table(['model', 's per round (1 thread)'],
                            [[name, f'{s:.2f}'] for name, s in suite.items()], '<>'))
         per_round = statistics.fmean(suite.values())

@@ -22,13 +22,17 @@ import sys
 import time
 
 import dlc_practical_prologue as prologue
-from models import DEFAULT_SUITE, GROUPS, MODELS, build_model, count_parameters
+from models import GROUPS, MODELS, build_model, count_parameters
 from rounds import (PAIRS, held_out_description, held_out_problem, held_out_sets, mnist_splits,
                     progress_line, run_jobs)
-from train import DEFAULTS, OPTIMIZERS, model_settings
+from train import DEFAULTS, OPTIMIZERS, model_settings, setting
 from utils import (choose_device, environment, format_mean_std, format_table,
                    non_negative_float, positive_float, positive_int, results_path_problem,
                    write_json_atomic)
+
+# The training settings with an option of their own; --set gives any.
+FLAG_SETTINGS = ('epochs', 'batch_size', 'lr', 'optimizer', 'aux_weight')
+
 
 def model_list(text):
     """argparse type: comma-separated model names or group names (main, reports, r000...)."""
@@ -47,9 +51,9 @@ def model_list(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train and compare digit-pair models over several rounds.')
-    parser.add_argument('--models', type=model_list, default=DEFAULT_SUITE,
+    parser.add_argument('--models', type=model_list, default=GROUPS['main'],
                         help='comma-separated model or group names (see --list). Groups: main '
-                             '(the default: ' + ','.join(DEFAULT_SUITE) + '), reports (every '
+                             '(the default: ' + ','.join(GROUPS['main']) + '), reports (every '
                              'report\'s systems), r000 ... r004 (one report\'s), heads (the head-input '
                              'ablation), ablation (best and its ablation)')
     parser.add_argument('--rounds', type=positive_int, default=10,
@@ -65,6 +69,11 @@ def parse_args(argv=None):
     parser.add_argument('--aux_weight', type=non_negative_float, default=None,
                         help=f'weight of the auxiliary digit losses '
                              f'(default: each model\'s own, {DEFAULTS["aux_weight"]})')
+    parser.add_argument('--set', type=setting, action='append', default=[], metavar='KEY=VALUE',
+                        help='any training setting of train.DEFAULTS, repeatable; VALUE is a '
+                             'number, a word, None or a dict, e.g. --set weight_decay=0.05 '
+                             "--set schedule=onecycle --set \"augment={'shift': 2}\" "
+                             f'(keys: {", ".join(DEFAULTS)}; default: each model\'s own)')
     parser.add_argument('--seed', type=int, default=0,
                         help='base seed: round r uses seed+r for data and initialisation '
                              '(default: %(default)s)')
@@ -103,6 +112,11 @@ def parse_args(argv=None):
                         help='no progress on stderr (default: one line per model-round with the '
                              'time elapsed and left, and on a terminal an epoch counter)')
     args = parser.parse_args(argv)
+    flags = {key: getattr(args, key) for key in FLAG_SETTINGS if getattr(args, key) is not None}
+    twice = sorted(set(flags) & {key for key, _ in args.set})
+    if twice:
+        parser.error(f'--set {twice[0]}=... and --{twice[0]} both given: give one')
+    args.overrides = {**flags, **dict(args.set)}
     try:
         args.device = choose_device(args.device)
     except ValueError as error:
@@ -204,8 +218,7 @@ def run(args):
     if args.list:
         list_models()
         return 0
-    overrides = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                     optimizer=args.optimizer, aux_weight=args.aux_weight)
+    overrides = args.overrides
     try:
         mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:

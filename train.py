@@ -13,6 +13,7 @@ Example:
 """
 
 import argparse
+import ast
 import math
 import sys
 import time
@@ -45,6 +46,53 @@ DEFAULTS = dict(
 )
 OPTIMIZERS = ('adam', 'sgd')
 SWAP_RULES = (None, 'recompute', 'flip')
+SCHEDULES = (None, 'onecycle')
+AUGMENTATIONS = ('shift', 'rotate', 'scale', 'elastic', 'erase')
+
+
+def setting_problem(key, value):
+    """Why `value` cannot be training setting `key` (a message), or None."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+    if key not in DEFAULTS:
+        return f'unknown setting {key!r}; known: {", ".join(DEFAULTS)}'
+    if key in ('epochs', 'batch_size'):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return None if ok else f'{key} must be an integer >= 1'
+    if key == 'lr':
+        return None if number and value > 0 else 'lr must be a number above 0'
+    if key == 'label_smoothing':
+        return None if number and 0 <= value < 1 else 'label_smoothing must be in [0, 1)'
+    if key in ('momentum', 'weight_decay', 'target_weight', 'aux_weight'):
+        return None if number and value >= 0 else f'{key} must be a number >= 0'
+    known = dict(optimizer=OPTIMIZERS, swap=SWAP_RULES, schedule=SCHEDULES).get(key)
+    if known is not None:
+        return None if value in known else f'{key} must be one of {", ".join(map(str, known))}'
+    # augment: None, or a dict of moves, each a number >= 0 (erase: a whole number of pixels)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= set(AUGMENTATIONS) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            for v in value.values()) or not isinstance(value.get('erase', 0), int):
+        return (f'augment must be None or a dict of {", ".join(AUGMENTATIONS)}, each a number '
+                ">= 0 (erase: an integer), e.g. \"{'shift': 2, 'rotate': 10}\"")
+    return None
+
+
+def setting(text):
+    """argparse type: KEY=VALUE, one training setting of DEFAULTS. VALUE is a
+    Python literal (a number, None, a dict for augment) or a plain word."""
+    key, sign, raw = text.partition('=')
+    if not sign:
+        raise argparse.ArgumentTypeError(f'{text!r}: expected KEY=VALUE')
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a plain word: adam, onecycle, recompute
+    problem = setting_problem(key.strip(), value)
+    if problem:
+        raise argparse.ArgumentTypeError(f'{text!r}: {problem}')
+    return key.strip(), value
 
 
 class TrainingDiverged(RuntimeError):
@@ -116,13 +164,9 @@ def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0,
     pair_logits, digit_logits = outputs
     loss = (target_weight * F.cross_entropy(pair_logits, target, label_smoothing=label_smoothing)
             if model.learns_comparison else 0.0)
-    if digit_logits is not None:
-        # L_digit1 + L_digit2 = twice the mean over all 2N digit images. An ensemble
-        # in training gives (N, 2, members, 10): the mean over its members' losses.
-        labels = classes.unsqueeze(2).expand(digit_logits.shape[:-1]) if digit_logits.dim() == 4 \
-            else classes
+    if digit_logits is not None:  # L_digit1 + L_digit2 = twice the mean over all 2N digit images
         loss = loss + aux_weight * 2 * F.cross_entropy(digit_logits.reshape(-1, DIGITS),
-                                                       labels.reshape(-1),
+                                                       classes.reshape(-1),
                                                        label_smoothing=label_smoothing)
     return loss
 
@@ -276,10 +320,9 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
 
 
 def model_settings(name, overrides=None):
-    """Training settings of model `name`: DEFAULTS, then the model's own, then `overrides`."""
-    settings = {**DEFAULTS, **MODELS[name].settings}
-    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return settings
+    """Training settings of model `name`: DEFAULTS, then the model's own, then
+    `overrides` (the settings a command gives)."""
+    return {**DEFAULTS, **MODELS[name].settings, **(overrides or {})}
 
 
 _warmed_up = set()
@@ -353,17 +396,20 @@ def main(argv=None):
                         help='a registered model (see python test.py --list)')
     parser.add_argument('--epochs', type=positive_int, default=None,
                         help="(default: the model's own, 25 for most)")
+    parser.add_argument('--set', type=setting, action='append', default=[], metavar='KEY=VALUE',
+                        help='any other training setting, repeatable (see python test.py --help)')
     parser.add_argument('--seed', type=int, default=0, help='(default: 0)')
     parser.add_argument('--data_dir', default=None,
                         help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
     args = parser.parse_args(argv)
+    overrides = dict(args.set, **({} if args.epochs is None else dict(epochs=args.epochs)))
     try:
         pairs = PairSets(*generate_pair_sets(1000, args.data_dir,
                                              torch.Generator().manual_seed(args.seed)))
     except MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    result = run_once(args.model, pairs, args.seed, dict(epochs=args.epochs))
+    result = run_once(args.model, pairs, args.seed, overrides)
     for epoch, row in enumerate(zip(*result['history'].values()), 1):
         print(f'epoch {epoch:3d}  ' + '  '.join(f'{k} {v:7.3f}'
                                                 for k, v in zip(result['history'], row)))

@@ -31,7 +31,7 @@ import dlc_practical_prologue as prologue
 from models import MODELS
 from rounds import (held_out_description, held_out_problem, held_out_sets, mnist_splits,
                     progress_line, run_jobs)
-from train import OPTIMIZERS, model_settings
+from train import OPTIMIZERS, model_settings, setting
 from utils import (environment, format_mean_std, format_table, list_of, non_negative_float,
                    positive_float, positive_int, results_path_problem, write_json_atomic)
 
@@ -56,6 +56,9 @@ def parse_args(argv=None):
     for axis, reader in readers.items():
         parser.add_argument(f'--{axis}', type=list_of(reader), default=None, metavar='V1,V2,...',
                             help=f"values of {axis} to try (default: the model's own)")
+    parser.add_argument('--set', type=setting, action='append', default=[], metavar='KEY=VALUE',
+                        help='a training setting held fixed for every point of the grid, '
+                             'repeatable (as in test.py; default: the model\'s own)')
     held_out = parser.add_mutually_exclusive_group()
     held_out.add_argument('--validation', type=positive_int, default=200, metavar='N',
                           help='score on the last N training pairs (default: %(default)s)')
@@ -90,6 +93,10 @@ def parse_args(argv=None):
         parser.error(f'--per {args.per}: give the values of --{args.per} to choose among')
     if args.out is not None and results_path_problem(args.out):
         parser.error('--out ' + results_path_problem(args.out))
+    both = sorted({key for key, _ in args.set} & {axis for axis in AXES if getattr(args, axis)})
+    if both:
+        parser.error(f'--set {both[0]}=... and --{both[0]} both given: the grid or a fixed value')
+    args.fixed = dict(args.set)
     return args
 
 
@@ -134,10 +141,11 @@ def run(args):
     held_out = held_out_description(args.validation, args.folds)
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
-                  base_settings=model_settings(args.model), environment=environment())
+                  fixed=args.fixed, base_settings=model_settings(args.model, args.fixed),
+                  environment=environment())
     jobs = [dict(round=r, model=args.model, seed=args.seed + r, data_dir=args.data_dir,
-                 held_out=held_out_set, overrides=setting, device='cpu', curves=False,
-                 quiet=args.quiet, tag=dict(setting=i, fold=fold))
+                 held_out=held_out_set, overrides={**args.fixed, **setting}, device='cpu',
+                 curves=False, quiet=args.quiet, tag=dict(setting=i, fold=fold))
             for r in range(args.rounds)
             for fold, held_out_set in held_out_sets(args.validation, args.folds)
             for i, setting in enumerate(settings)]
@@ -161,8 +169,8 @@ def run(args):
     if args.test_rounds and picks:
         test_seed = args.seed + TEST_SEED_OFFSET
         jobs = [dict(round=r, model=args.model, seed=test_seed + r, data_dir=args.data_dir,
-                     held_out=None, overrides=settings[i], device='cpu', curves=False,
-                     quiet=args.quiet, tag=dict(setting=i))
+                     held_out=None, overrides={**args.fixed, **settings[i]}, device='cpu',
+                     curves=False, quiet=args.quiet, tag=dict(setting=i))
                 for r in range(args.test_rounds)
                 for i in picks]
         try:

@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 
 import effects  # noqa: E402
 import plots  # noqa: E402
-from reproduction import PUBLISHED  # noqa: E402
+from reports import PUBLISHED  # noqa: E402
 from utils import mean_std  # noqa: E402
 
 RESULTS = os.path.join(ROOT, 'results')

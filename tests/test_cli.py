@@ -18,7 +18,7 @@ def run_cli(*args, env=None):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--models', 'cnn,resnet'], "unknown model 'resnet'; known groups: main, reports"),
+    (['--models', 'cnn,resnet'], "unknown model 'resnet'; known groups: main, heads, ablation, reports, r000"),
     (['--models', ','], 'no model named'),
     (['--rounds', '0'], '0 is below 1'),
     (['--epochs', '-2'], '-2 is below 1'),
@@ -34,6 +34,19 @@ def run_cli(*args, env=None):
     (['--out', 'results.txt'], 'must end in .json'),
     (['--out', '/no/such/folder/r.json'], 'does not exist'),
     (['--bogus'], 'unrecognized arguments'),
+    (['--set', 'lr'], "'lr': expected KEY=VALUE"),
+    (['--set', 'colour=red'], "unknown setting 'colour'; known: epochs, batch_size"),
+    (['--set', 'epochs=0'], 'epochs must be an integer >= 1'),
+    (['--set', 'epochs=2.5'], 'epochs must be an integer >= 1'),
+    (['--set', 'lr=-1'], 'lr must be a number above 0'),
+    (['--set', 'label_smoothing=1'], 'label_smoothing must be in [0, 1)'),
+    (['--set', 'weight_decay=nan'], 'weight_decay must be a number >= 0'),
+    (['--set', 'schedule=cosine'], 'schedule must be one of None, onecycle'),
+    (['--set', 'swap=mirror'], 'swap must be one of None, recompute, flip'),
+    (['--set', "augment={'shift': -1}"], 'augment must be None or a dict of shift'),
+    (['--set', "augment={'twist': 1}"], 'augment must be None or a dict of shift'),
+    (['--set', "augment={'erase': 2.5}"], 'erase: an integer'),
+    (['--set', 'epochs=3', '--epochs', '4'], '--set epochs=... and --epochs both given'),
 ])
 def test_bad_input_is_refused_with_exit_2(args, message, capsys):
     with pytest.raises(SystemExit) as caught:
@@ -230,6 +243,21 @@ def test_bench_unfolded_convolution_matches_torch():
         torch.testing.assert_close(a, b)
 
 
+def test_set_gives_any_training_setting_to_every_model(fake_mnist, tmp_path):
+    out = tmp_path / 's.json'
+    args = ['--data_dir', str(fake_mnist), '--models', 'mlp_ws_aux,best', '--rounds', '1',
+            '--set', 'epochs=2', '--set', "augment={'shift': 1.0}", '--set', 'schedule=None',
+            '--set', 'optimizer=sgd', '--lr', '0.01', '--workers', '1', '--quiet', '--out', str(out)]
+    assert cli.main(args) == 0
+    saved = json.loads(out.read_text())
+    for run in saved['results']:
+        given = dict(epochs=2, augment=dict(shift=1.0), schedule=None, optimizer='sgd', lr=0.01)
+        assert {key: run['settings'][key] for key in given} == given, run['model']
+        assert saved['config']['settings'][run['model']] == run['settings']
+        assert len(run['history']['train_loss']) == 2, 'the settings reach the training'
+    assert saved['results'][1]['settings']['label_smoothing'] == 0.1, "best's own, where not set"
+
+
 def test_group_names_select_a_report(capsys):
     args = cli.parse_args(['--models', 'r002,cnn'])
     assert args.models == ['r002_model1', 'r002_model2', 'r002_model3', 'r002_model4', 'cnn']
@@ -240,7 +268,7 @@ def test_group_names_select_a_report(capsys):
     ('train.py', ['cnn', '--epochs', '0'], '0 is below 1'),
     ('bench.py', ['--repeats', '0'], '0 is below 1'),
     ('bench.py', ['--epochs', 'many'], "'many' is not an integer"),
-    ('reproduction.py', [], 'the following arguments are required'),
+    ('reports.py', [], 'the following arguments are required'),
 ])
 def test_every_script_refuses_bad_options(script, args, message):
     result = run_script(script, *args)

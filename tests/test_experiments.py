@@ -71,6 +71,8 @@ def test_folds_cover_every_training_pair_once_and_drop_the_test_pairs():
     (['mlp', '--per', 'lr'], 'give the values of --lr'),
     (['mlp', '--test_rounds', '-1'], '0 or more'),
     (['mlp', '--out', 'x.txt'], 'must end in .json'),
+    (['mlp', '--lr', '1e-3,1e-2', '--set', 'lr=0.1'], '--set lr=... and --lr both given'),
+    (['mlp', '--set', 'epochs=zero'], 'epochs must be an integer >= 1'),
 ])
 def test_tune_refuses_bad_input(args, message, capsys):
     with pytest.raises(SystemExit) as caught:
@@ -83,10 +85,12 @@ def test_tuning_run_chooses_per_optimizer_then_tests_on_new_seeds(fake_mnist, tm
     result = run_script('tune.py', 'mlp_ws_aux', '--data_dir', str(fake_mnist), '--epochs', '2',
                         '--lr', '1e-3,1e-2', '--optimizer', 'adam,sgd', '--per', 'optimizer',
                         '--folds', '3', '--rounds', '1', '--test_rounds', '1', '--workers', '1',
-                        '--quiet', '--out', str(out))
+                        '--set', 'weight_decay=0.01', '--quiet', '--out', str(out))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ''
     saved = json.loads(out.read_text())
+    assert saved['config']['fixed'] == dict(weight_decay=0.01)
+    assert all(run['settings']['weight_decay'] == 0.01 for run in saved['runs'] + saved['test_runs'])
     assert len(saved['runs']) == 4 * 3, '4 settings x 3 folds x 1 round'
     assert {run['tag']['fold'] for run in saved['runs']} == {0, 1, 2}
     assert set(saved['chosen']) == {'adam', 'sgd'}

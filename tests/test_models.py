@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import models
-from models import MODELS, build_model, count_parameters
+from models import GROUPS, MODELS, build_model, count_parameters
 
 REQUIRED = ['mlp', 'mlp_ws', 'mlp_aux', 'mlp_ws_aux', 'cnn', 'cnn_ws', 'cnn_aux', 'cnn_ws_aux',
             'cnn_2ch', 'cnn_digits']
@@ -25,8 +25,7 @@ def test_forward_and_backward(name):
     if name in REQUIRED:
         assert getattr(model, 'aux', False) == (name.endswith('_aux') or name == 'cnn_digits')
     if getattr(model, 'aux', False):
-        # (6, 2, 10); an ensemble in training gives every member's: (6, 2, members, 10)
-        assert digit_logits.shape[:2] == (6, 2) and digit_logits.shape[-1] == 10
+        assert digit_logits.shape == (6, 2, 10)
         loss = pair_logits.logsumexp(1).sum() + digit_logits.logsumexp(-1).sum()
     else:
         assert digit_logits is None
@@ -128,20 +127,13 @@ def test_bench_reference_is_the_same_model_as_cnn_2ch():
     assert count_parameters(bench.ReferenceNet()) == count_parameters(build_model('cnn_2ch'))
 
 
-@pytest.mark.parametrize('name, published', [
-    ('r001_convnet', 144_684), ('r001_convnet_ws', 72_458), ('r001_convnet_al', 144_684),
-    ('r001_convnet_ws_al', 72_458), ('r001_mlp', 171_538), ('r001_mlp_ws', 86_920),
-    ('r001_mlp_al', 171_538), ('r001_mlp_ws_al', 86_920), ('r002_model1', 70_906),
-    ('r000_basenet_mlp', 466_946)])
-def test_report_models_match_published_parameter_counts(name, published):
-    assert count_parameters(build_model(name)) == published
-
-
-def test_every_report_has_a_group():
-    for report in ['r000', 'r001', 'r002', 'r003', 'r004']:
-        assert models.GROUPS[report], report
-    assert set(models.GROUPS['reports']) == {n for n in MODELS if n.startswith('r0')}
-    assert set(models.GROUPS['main']) == set(REQUIRED)
+def test_groups_name_registered_models_the_projects_first():
+    assert sorted(GROUPS['main']) == sorted(REQUIRED)
+    assert all(set(members) <= set(MODELS) for members in GROUPS.values())
+    names = list(MODELS)
+    assert names[:len(REQUIRED)] == GROUPS['main'], 'the main comparison first'
+    first_report = min(names.index(n) for n in GROUPS['reports'])
+    assert names[first_report:] == GROUPS['reports'], "the reports' systems last"
 
 
 def test_probability_comparison_is_exact():
@@ -172,28 +164,3 @@ def test_shift_averaged_tower_averages_probabilities_in_eval_mode_only():
     expected = torch.stack([tower(torch.roll(x, s, dims=(2, 3))).softmax(1)
                             for s in models.ShiftAveraged.SHIFTS]).mean(0)
     torch.testing.assert_close(out.exp(), expected)
-
-
-def test_ensemble_trains_each_member_and_averages_probabilities_in_eval():
-    from models import EnsembleTower
-    torch.manual_seed(0)
-    tower = EnsembleTower(lambda: nn.Sequential(nn.Flatten(), nn.Linear(196, 10)), members=3)
-    x = torch.randn(5, 1, 14, 14)
-    assert tower(x).shape == (5, 3, 10), 'training: every member\'s scores'
-    tower.eval()
-    expected = torch.stack([m(x).softmax(1) for m in tower.members]).mean(0)
-    torch.testing.assert_close(tower(x).exp(), expected)
-
-
-def test_ensemble_pair_model_trains_on_every_member_loss():
-    from train import pair_loss
-    model = build_model('best_ens2_w24_tta')
-    x = torch.randn(4, 2, 14, 14)
-    pair_logits, digits = model(x)
-    assert pair_logits.shape == (4, 2) and digits.shape == (4, 2, 2, 10)
-    loss = pair_loss(model, (pair_logits, digits), torch.ones(4, dtype=torch.long),
-                     torch.randint(0, 10, (4, 2)), aux_weight=1.0)
-    loss.backward()
-    assert all(p.grad is not None for p in model.parameters()), 'both members learn'
-    model.eval()
-    assert model(x)[1].shape == (4, 2, 10)

@@ -97,6 +97,7 @@ OTHER_CONFIGS = [
     ('--batch_size', '50', 'settings'),
     ('--optimizer', 'sgd', 'settings'),
     ('--aux_weight', '0.5', 'settings'),
+    ('--set', 'weight_decay=0.1', 'settings'),
 ]
 
 

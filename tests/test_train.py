@@ -162,9 +162,12 @@ def test_curves_flag_adds_test_history():
 
 
 def test_settings_layering():
-    assert train.model_settings('cnn')['epochs'] == train.DEFAULTS['epochs']
-    assert train.model_settings('cnn', dict(epochs=3, lr=None))['epochs'] == 3
-    assert train.model_settings('cnn', dict(lr=None))['lr'] == train.DEFAULTS['lr']
+    assert train.model_settings('cnn') == train.DEFAULTS
+    assert train.model_settings('cnn', dict(epochs=3)) == dict(train.DEFAULTS, epochs=3)
+    best = train.model_settings('best')
+    assert best['epochs'] == 60 and best['schedule'] == 'onecycle', "the model's own"
+    assert train.model_settings('best', dict(schedule=None, epochs=2)) == \
+        dict(best, schedule=None, epochs=2), 'then the command\'s, None included'
 
 
 def test_unknown_optimizer_is_refused():

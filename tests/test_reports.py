@@ -1,0 +1,93 @@
+"""reports.py: REPRODUCTION.md from a results JSON, gaps flagged, bad files refused."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import reports
+from conftest import ROOT
+from models import GROUPS, MODELS, build_model, count_parameters
+
+
+def fake_results(errors):
+    return {'config': {}, 'results': [
+        dict(model=name, round=i, test_error=e, params=1000, train_time_s=1.0)
+        for name, values in errors.items() for i, e in enumerate(values)]}
+
+
+def test_writes_tables_and_flags_unexplained_gaps(tmp_path, capsys, monkeypatch):
+    source = tmp_path / 'r.json'
+    # r002_model4: theirs 2.39; ours 2.4 +- 0.1 (no gap). r002_model1: theirs 18.22; ours 30 (gap).
+    source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5, 2.4],
+                                               'r002_model1': [30.0, 30.5, 29.5]})))
+    out = tmp_path / 'R.md'
+    monkeypatch.setattr(reports, 'EXPLANATIONS', {})
+    assert reports.main([str(source), '--out', str(out)]) == 0
+    text = out.read_text()
+    assert '| `r002_model4` (Model 4) | 2.39 ± 0.43 | 2.40 ± 0.10 | 3 |' in text
+    assert '`r002_model1`: ours +11.78 points from theirs. not explained yet.' in text
+    assert 'r001' not in text.split('# Reproduction')[1].split('## r002')[0], 'no empty sections'
+    assert 'r002_model1' in capsys.readouterr().err
+
+
+def test_explanations_are_used(tmp_path, monkeypatch):
+    source = tmp_path / 'r.json'
+    source.write_text(json.dumps(fake_results({'r002_model1': [30.0, 30.5, 29.5]})))
+    monkeypatch.setattr(reports, 'EXPLANATIONS', {'r002_model1': 'Because of X.'})
+    out = tmp_path / 'R.md'
+    assert reports.main([str(source), '--out', str(out)]) == 0
+    assert 'Because of X.' in out.read_text()
+
+
+def test_bad_results_file_is_refused(tmp_path, capsys):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"results": [{"model": "x"}]')
+    assert reports.main([str(bad), '--out', str(tmp_path / 'R.md')]) == 2
+    assert 'not a results file' in capsys.readouterr().err
+    assert not (tmp_path / 'R.md').exists()
+    assert reports.main([str(tmp_path / 'missing.json')]) == 2
+
+
+def test_unwritable_output_is_refused(tmp_path, capsys):
+    source = tmp_path / 'r.json'
+    source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5]})))
+    assert reports.main([str(source), '--out', str(tmp_path / 'no' / 'R.md')]) == 2
+    assert 'cannot write' in capsys.readouterr().err
+
+
+def test_flaw_cost_is_paired_by_round(tmp_path):
+    source = tmp_path / 'r.json'
+    source.write_text(json.dumps(fake_results({'r003_siamese_ws_aux': [6.0, 7.0, 5.0],
+                                               'r003_siamese_ws_aux_fixed': [2.0, 3.0, 3.0]})))
+    out = tmp_path / 'R.md'
+    assert reports.main([str(source), '--out', str(out)]) == 0
+    assert '| `r003_siamese_ws_aux` | 6.00 ± 1.00 | 2.67 ± 0.58 | 3.33 ± 1.15 | 3 |' in out.read_text()
+
+
+@pytest.mark.parametrize('name, published', [
+    ('r001_convnet', 144_684), ('r001_convnet_ws', 72_458), ('r001_convnet_al', 144_684),
+    ('r001_convnet_ws_al', 72_458), ('r001_mlp', 171_538), ('r001_mlp_ws', 86_920),
+    ('r001_mlp_al', 171_538), ('r001_mlp_ws_al', 86_920), ('r002_model1', 70_906),
+    ('r000_basenet_mlp', 466_946)])
+def test_report_models_match_published_parameter_counts(name, published):
+    assert count_parameters(build_model(name)) == published
+
+
+def test_every_report_has_a_group():
+    for report in ['r000', 'r001', 'r002', 'r003', 'r004']:
+        assert GROUPS[report] == [n for n in reports.SYSTEMS if n.startswith(report + '_')], report
+    assert GROUPS['reports'] == list(reports.SYSTEMS)
+    assert {n for n in MODELS if n.startswith('r0')} == set(reports.SYSTEMS)
+    assert set(reports.PUBLISHED) <= set(reports.SYSTEMS)
+
+
+@pytest.mark.parametrize('first', ['models', 'reports', 'train'])
+def test_the_systems_are_registered_whichever_module_comes_first(first):
+    code = (f'import {first}, models; '
+            "print(len(models.MODELS), models.GROUPS['r003'][0], list(models.MODELS)[0])")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(MODELS)), 'r003_transferlearn', 'mlp']
