@@ -221,6 +221,7 @@ def vmap_step_time(name, data, rounds=10, steps=20, batch_size=100):
     """Median milliseconds per round of one step that trains `rounds` copies of
     `name` at once (torch.func: stacked parameters, vmap over grad)."""
     import copy
+
     from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
     copies = [build_model(name).to(memory_format=torch.channels_last) for _ in range(rounds)]

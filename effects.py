@@ -18,7 +18,8 @@ Examples:
     python effects.py results/best_dev/folds_seed300.json --against best    # validation folds
     python effects.py results/best_dev/folds_seed300.json --against best --digits
     # tuning settings (tune.py --out) against a test.py run on the same seeds and folds
-    python effects.py results/best_dev/folds_seed300.json results/best_dev/weight_decay_folds_seed300.json --against best
+    python effects.py results/best_dev/folds_seed300.json \\
+        results/best_dev/weight_decay_folds_seed300.json --against best
     # the held-out pairs that best gets wrong: which other models get them wrong too
     python effects.py results/best_dev/*_seed300.json --shared_mistakes best
 """

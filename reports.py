@@ -24,10 +24,17 @@ from functools import partial
 from torch import nn
 
 import models
-from models import (DIGITS, IMAGE_PIXELS, LearnedComparison, ModelSpec, PairNet, TwoChannelNet,
-                    course_cnn, mlp_tower)
+from models import (
+    DIGITS,
+    IMAGE_PIXELS,
+    LearnedComparison,
+    ModelSpec,
+    PairNet,
+    TwoChannelNet,
+    course_cnn,
+    mlp_tower,
+)
 from utils import format_mean_std, mean_std, write_text_atomic
-
 
 # --- The systems -------------------------------------------------------------
 

@@ -23,12 +23,28 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import GROUPS, MODELS, build_model, count_parameters
-from rounds import (PAIRS, held_out_description, held_out_problem, held_out_sets, mnist_splits,
-                    progress_line, run_jobs)
+from rounds import (
+    PAIRS,
+    held_out_description,
+    held_out_problem,
+    held_out_sets,
+    mnist_splits,
+    progress_line,
+    run_jobs,
+)
 from train import DEFAULTS, OPTIMIZERS, model_settings, setting
-from utils import (choose_device, environment, format_mean_std, format_table,
-                   non_negative_float, positive_float, positive_int, results_path_problem,
-                   write_json_atomic)
+from utils import (
+    choose_device,
+    environment,
+    format_mean_std,
+    format_table,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    provenance,
+    results_path_problem,
+    write_json_atomic,
+)
 
 # The training settings with an option of their own; --set gives any.
 FLAG_SETTINGS = ('epochs', 'batch_size', 'lr', 'optimizer', 'aux_weight')
@@ -203,18 +219,21 @@ def load_resumable(path, config):
     if differ:
         raise ValueError(f'{path} was made with other settings ({", ".join(differ)} differ); '
                          'resume with the same command, or start a new file with --out')
-    return results, done
+    first = {key: saved_config[key] for key in ('command', 'commit', 'resumed')
+             if key in saved_config}
+    return results, done, first
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return run(parse_args(argv))
+        return run(parse_args(argv), provenance('test.py', argv))
     except KeyboardInterrupt:  # before any model-round finished: nothing to keep
         print('\ninterrupted', file=sys.stderr)
         return 130
 
 
-def run(args):
+def run(args, made_by):
     if args.list:
         list_models()
         return 0
@@ -230,11 +249,13 @@ def run(args):
                   held_out=held_out_description(args.validation, args.folds),
                   error_unit='percent of pairs',
                   settings={name: model_settings(name, overrides) for name in args.models},
-                  environment=environment())
+                  environment=environment(), **made_by)
     results, done = [], set()
     if args.resume:
         try:
-            results, done = load_resumable(args.resume, config)
+            results, done, first = load_resumable(args.resume, config)
+            # The command and code that began the file stay; each resuming one is added.
+            config.update(first, resumed=first.get('resumed', []) + [made_by])
         except ValueError as error:
             print(f'error: --resume: {error}', file=sys.stderr)
             return 2

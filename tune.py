@@ -29,11 +29,27 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import MODELS
-from rounds import (held_out_description, held_out_problem, held_out_sets, mnist_splits,
-                    progress_line, run_jobs)
+from rounds import (
+    held_out_description,
+    held_out_problem,
+    held_out_sets,
+    mnist_splits,
+    progress_line,
+    run_jobs,
+)
 from train import OPTIMIZERS, model_settings, setting
-from utils import (environment, format_mean_std, format_table, list_of, non_negative_float,
-                   positive_float, positive_int, results_path_problem, write_json_atomic)
+from utils import (
+    environment,
+    format_mean_std,
+    format_table,
+    list_of,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    provenance,
+    results_path_problem,
+    write_json_atomic,
+)
 
 # The grid's axes: training settings (train.DEFAULTS keys) and how to read their values.
 AXES = dict(lr=positive_float, batch_size=positive_int, epochs=positive_int,
@@ -123,15 +139,16 @@ def describe(setting):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
-        return run(args)
+        return run(args, provenance('tune.py', argv))
     except KeyboardInterrupt:  # outside a batch of runs (loading, writing): nothing to print
         print('\ninterrupted', file=sys.stderr)
         return 130
 
 
-def run(args):
+def run(args, made_by):
     try:
         mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
@@ -142,7 +159,7 @@ def run(args):
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   fixed=args.fixed, base_settings=model_settings(args.model, args.fixed),
-                  environment=environment())
+                  environment=environment(), **made_by)
     jobs = [dict(round=r, model=args.model, seed=args.seed + r, data_dir=args.data_dir,
                  held_out=held_out_set, overrides={**args.fixed, **setting}, device='cpu',
                  curves=False, quiet=args.quiet, tag=dict(setting=i, fold=fold))

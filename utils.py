@@ -10,7 +10,9 @@ import json
 import math
 import os
 import platform
+import shlex
 import statistics
+import subprocess
 import tempfile
 
 import torch
@@ -97,10 +99,33 @@ def choose_device(name):
 
 def environment():
     """What a reader needs to judge a timing: versions, machine, threads."""
+    # The vector instructions torch uses (AVX2, AVX512): float results of the same
+    # run differ between them, so bit-for-bit reproduction needs the same kind.
     return dict(torch=torch.__version__, python=platform.python_version(),
                 machine=platform.machine(), processor=platform.processor() or None,
+                cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+
+
+REPOSITORY = os.path.dirname(os.path.abspath(__file__))
+
+
+def provenance(script, argv):
+    """What makes a results file: the command line (`script` and its
+    arguments `argv`) and the code version: the git commit of this checkout,
+    with '+changes' when tracked files differ from it (None outside a git
+    checkout)."""
+    try:
+        def git(*args):
+            return subprocess.run(['git', *args], cwd=REPOSITORY, capture_output=True, text=True,
+                                  timeout=30, check=True).stdout.strip()
+        commit = git('rev-parse', 'HEAD')
+        if git('status', '--porcelain', '--untracked-files=no'):
+            commit += '+changes'
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return dict(command=shlex.join(['python', script, *map(str, argv)]), commit=commit)
 
 
 def write_text_atomic(path, text):

@@ -19,8 +19,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from train import PairSets  # noqa: E402
 import dlc_practical_prologue as prologue  # noqa: E402
+from train import PairSets  # noqa: E402
 
 
 def synthetic_digits(n, seed=0, noise=60.0):

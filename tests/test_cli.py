@@ -1,13 +1,14 @@
 """test.py from the command line: bad input is refused, a small run works end to end."""
 
 import json
+import re
 import shutil
 import statistics
 
 import pytest
 import torch
-
 from conftest import load_script, real_mnist_dir, run_script, write_idx
+
 from models import GROUPS, MODELS, build_model, count_parameters
 
 cli = load_script('test')
@@ -18,7 +19,8 @@ def run_cli(*args, env=None):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--models', 'cnn,resnet'], "unknown model 'resnet'; known groups: main, heads, ablation, reports, r000"),
+    (['--models', 'cnn,resnet'],
+     "unknown model 'resnet'; known groups: main, heads, ablation, reports, r000"),
     (['--models', ','], 'no model named'),
     (['--rounds', '0'], '0 is below 1'),
     (['--epochs', '-2'], '-2 is below 1'),
@@ -126,6 +128,10 @@ def test_small_run_on_synthetic_mnist_writes_table_and_json(fake_mnist, tmp_path
                      '--workers', '2')  # two processes: the pool's path
     saved = check_run(result, out, models, rounds=2, epochs=2, curves=True)
     assert result.stderr == '', '--quiet prints no progress'
+    assert saved['config']['command'] == (
+        f'python test.py --data_dir {fake_mnist} --rounds 2 --epochs 2 --models mlp_ws_aux,cnn_digits '
+        f'--out {out} --quiet --curves --workers 2')
+    assert re.fullmatch(r'[0-9a-f]{40}(\+changes)?', saved['config']['commit'])
     by_round = {(r['model'], r['round']): r['seed'] for r in saved['results']}
     assert by_round == {(m, r): r for m in models for r in range(2)}
     assert [p.name for p in tmp_path.iterdir()] == ['r.json'], 'no temporary file left'

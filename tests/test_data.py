@@ -5,9 +5,9 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT, real_mnist_dir, run_script, synthetic_digits
 
 import dlc_practical_prologue as prologue
-from conftest import ROOT, real_mnist_dir, run_script, synthetic_digits
 
 
 def test_pairs_have_course_shapes_and_dtypes():

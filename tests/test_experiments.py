@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import ROOT, interrupt_after, run_script, start_script, synthetic_pairs
 
 import effects
 import plots
 import tune
-from conftest import ROOT, interrupt_after, run_script, start_script, synthetic_pairs
 
 
 @pytest.fixture

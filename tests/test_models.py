@@ -67,6 +67,7 @@ def test_parameter_counts_are_the_published_ones(name):
 
 def test_readme_model_table_states_the_parameter_counts():
     import re
+
     from conftest import ROOT
     rows = re.findall(r'^\| `(\w+)` \| ([\d,]+) \|', (ROOT / 'README.md').read_text(), re.M)
     assert len(rows) >= 10

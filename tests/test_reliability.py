@@ -4,10 +4,10 @@ import json
 import os
 
 import pytest
+from conftest import interrupt_after, load_script, run_script, start_script
 
 import dlc_practical_prologue as prologue
 import utils
-from conftest import interrupt_after, load_script, run_script, start_script
 
 cli = load_script('test')
 
@@ -68,6 +68,10 @@ def test_interrupt_keeps_completed_rounds_and_resume_finishes_identically(fake_m
     assert resumed.returncode == 0, resumed.stderr
     assert f"({len(saved['results'])} already done)" in resumed.stderr
     assert errors_of(broken) == errors_of(whole_run)
+    config = json.loads(broken.read_text())['config']
+    assert '--resume' not in config['command'] and config['commit']
+    assert [made['command'] for made in config['resumed']] == [
+        f'python test.py --data_dir {fake_mnist} {" ".join(SMALL)} --resume {broken}']
     assert [p.name for p in tmp_path.iterdir()] == ['broken.json'], 'no temporary file left'
 
 

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 import reports
-from conftest import ROOT
 from models import GROUPS, MODELS, build_model, count_parameters
 
 

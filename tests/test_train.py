@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from conftest import synthetic_pairs
 from torch import nn
 
 import train
-from conftest import synthetic_pairs
 from models import build_model
 
 FAST = dict(epochs=8, batch_size=50, lr=1e-3, optimizer='adam', aux_weight=1.0)
