@@ -109,7 +109,7 @@ def timed_run_once(name, pairs, seed, settings):
     warm_up(name, pairs.normalised(), model_settings(name, settings), 'cpu')
     start = time.perf_counter()
     result = run_once(name, pairs, seed, settings, curves=False)
-    return time.perf_counter() - start, result['test_error']
+    return time.perf_counter() - start, result['held_out_error']
 
 
 def matmul_ceiling(size=1024, repeats=7):

@@ -32,7 +32,7 @@ import random
 import statistics
 import sys
 
-from utils import format_table
+from utils import completed, format_table, load_results, run_key
 
 # (effect, model without it, model with it), for each encoder family present.
 FAMILY_EFFECTS = (
@@ -111,29 +111,32 @@ def paired_effect(without, with_):
     return dict(effect, low=mean - half, high=mean + half, t_test_p=t_test_p)
 
 
-def run_key(result):
-    """(seed, fold) of a run: the seed names the round's pairs, also across
-    results files, and the fold (-1 outside K-fold runs) its held-out part."""
-    return result['seed'], result.get('tag', {}).get('fold', -1)
+def pairing(run):
+    """What pairs two models' runs, also across results files: run_key but the
+    model (the seed names the round's pairs; the held-out set and the fold, the
+    pairs scored)."""
+    return run_key(run)[1:]
 
 
-def errors_by_round(results, model, measure='test_error'):
-    """{run_key: held-out error} of a model's completed runs. `measure`:
-    'test_error' (% of pairs) or 'test_digit_error' (% of digit images; runs
-    without it are left out)."""
-    return {run_key(r): r[measure] for r in results
-            if r['model'] == model and 'failed' not in r and r.get(measure) is not None}
+def errors_by_round(results, model, measure='held_out_error'):
+    """{pairing: held-out error} of a model's completed runs. `measure`:
+    'held_out_error' (% of pairs) or 'held_out_digit_error' (% of digit
+    images; runs without it are left out)."""
+    return {pairing(r): r[measure] for r in completed(results, model)
+            if r.get(measure) is not None}
 
 
-def tuning_runs(saved):
-    """The validation runs of a tune.py file, each named as a model of its own:
-    'MODEL (axis value, ...)' for its setting."""
+def runs_as_models(saved):
+    """The runs of a results file; those of a tune.py file each named as a model
+    of its own: 'MODEL (axis value, ...)' for its setting."""
+    if 'settings' not in saved:
+        return saved['results']
     names = [f"{saved['config']['model']} ({', '.join(f'{k} {v}' for k, v in setting.items())})"
              for setting in saved['settings']]
-    return [dict(run, model=names[run['tag']['setting']]) for run in saved['runs']]
+    return [dict(run, model=names[run['tag']['setting']]) for run in saved['results']]
 
 
-def effects(results, comparisons, measure='test_error'):
+def effects(results, comparisons, measure='held_out_error'):
     """One dict per comparison (name, without, with) whose two models both have
     rounds in `results`, over the rounds both completed."""
     rows = []
@@ -151,9 +154,9 @@ def shared_mistakes(results, model):
     also gets wrong, over the runs (seed, fold) that every model completed:
     (runs, {model: [pairs it also gets wrong, of the model's]}, wrong in all)."""
     wrong = {}
-    for r in results:
-        if 'failed' not in r and 'test_mistakes' in r:
-            wrong.setdefault(r['model'], {})[run_key(r)] = set(r['test_mistakes']['wrong_pairs'])
+    for r in completed(results):
+        if 'held_out_mistakes' in r:
+            wrong.setdefault(r['model'], {})[pairing(r)] = set(r['held_out_mistakes']['wrong_pairs'])
     if model not in wrong:
         return 0, {}, 0
     runs = set.intersection(*(set(by_run) for by_run in wrong.values()))
@@ -224,16 +227,12 @@ def main(argv=None):
                              'other model gets wrong too, and how many every model does')
     parser.add_argument('--json', action='store_true', help='print the rows as JSON instead')
     args = parser.parse_args(argv)
-    results, held_out = [], set()
+    results = []
     for path in args.results:
         try:
-            with open(path) as f:
-                saved = json.load(f)
-            results += saved['results'] if 'results' in saved else tuning_runs(saved)
-            held_out.add(saved['config'].get('held_out', 'test pairs'))
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-            print(f'error: {path} is not a results file of test.py or tune.py ({error})',
-                  file=sys.stderr)
+            results += runs_as_models(load_results(path))
+        except ValueError as error:
+            print(f'error: {error}', file=sys.stderr)
             return 1
     if args.shared_mistakes is not None:
         if args.shared_mistakes not in {r['model'] for r in results}:
@@ -246,12 +245,13 @@ def main(argv=None):
     if args.against is not None:
         others = [m for m in dict.fromkeys(r['model'] for r in results) if m != args.against]
         comparisons += [(m, args.against, m) for m in others]
-    measure = 'test_digit_error' if args.digits else 'test_error'
+    measure = 'held_out_digit_error' if args.digits else 'held_out_error'
     rows = effects(results, comparisons or default_comparisons(), measure)
     if not rows:
         print('error: no comparison has both of its models in the file', file=sys.stderr)
         return 1
-    label = ('test' if held_out == {'test pairs'} else 'val') + (' digit' if args.digits else '')
+    scored_on = {r['held_out'] for r in results}
+    label = ('test' if scored_on == {'test'} else 'val') + (' digit' if args.digits else '')
     print(json.dumps(rows, indent=1) if args.json else effects_table(rows, label))
     return 0
 

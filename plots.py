@@ -21,10 +21,11 @@ Examples:
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
+
+from utils import completed, load_results
 
 DIGITS = 10
 
@@ -41,10 +42,6 @@ def load_pyplot():
     import matplotlib.pyplot as plt
     plt.rcParams.update({'font.size': 8, 'axes.titlesize': 8, 'figure.dpi': 150})
     return plt
-
-
-def completed(results, model=None):
-    return [r for r in results if 'failed' not in r and (model is None or r['model'] == model)]
 
 
 def mean_and_std_curves(runs, key):
@@ -66,9 +63,10 @@ def band(ax, mean, std, label, **style):
 
 def model_curves(plt, runs, model):
     figure, (loss_ax, error_ax) = plt.subplots(1, 2, figsize=(6.4, 2.4))
-    for split, style in (('train', dict(ls='--')), ('test', {})):
-        band(loss_ax, *mean_and_std_curves(runs, f'{split}_loss'), split, **style)
-        band(error_ax, *mean_and_std_curves(runs, f'{split}_error'), split, **style)
+    for split, label, style in (('train', 'train', dict(ls='--')),
+                                ('held_out', runs[0]['held_out'], {})):
+        band(loss_ax, *mean_and_std_curves(runs, f'{split}_loss'), label, **style)
+        band(error_ax, *mean_and_std_curves(runs, f'{split}_error'), label, **style)
     loss_ax.set(xlabel='epoch', ylabel='loss', title=f'{model}: loss ({len(runs)} rounds)')
     error_ax.set(xlabel='epoch', ylabel='error (% of pairs)', title=f'{model}: error, mean ± std')
     error_ax.legend()
@@ -79,7 +77,7 @@ def model_curves(plt, runs, model):
 def plot_curves(plt, results, models, out):
     """One figure per model and a combined one; returns the files written."""
     with_curves = [m for m in models if completed(results, m)
-                   and 'test_error' in completed(results, m)[0]['history']]
+                   and 'held_out_error' in completed(results, m)[0]['history']]
     if not with_curves:
         raise ValueError('no per-epoch test error in this file: run test.py with --curves')
     written = []
@@ -88,7 +86,7 @@ def plot_curves(plt, results, models, out):
         runs = completed(results, model)
         figure = model_curves(plt, runs, model)
         written.append(save(figure, out, f'curves_{model}.pdf'))
-        band(ax, *mean_and_std_curves(runs, 'test_error'), model)
+        band(ax, *mean_and_std_curves(runs, 'held_out_error'), model)
     ax.set(xlabel='epoch', ylabel='test error (% of pairs)', title='test error, mean ± std',
            ylim=(0, None))
     ax.legend(fontsize=6, ncol=2)
@@ -99,13 +97,13 @@ def plot_curves(plt, results, models, out):
 
 def error_grid(results, model):
     """(error % per (first, second) digit, None where no pair), summed over rounds."""
-    runs = [r for r in completed(results, model) if 'test_mistakes' in r]
+    runs = [r for r in completed(results, model) if 'held_out_mistakes' in r]
     if not runs:
         raise ValueError(f'no per-digit-pair errors for {model!r} in this file')
-    wrong = [[sum(r['test_mistakes']['wrong_by_digits'][a][b] for r in runs) for b in range(DIGITS)]
-             for a in range(DIGITS)]
-    pairs = [[sum(r['test_mistakes']['pairs_by_digits'][a][b] for r in runs) for b in range(DIGITS)]
-             for a in range(DIGITS)]
+    def total(counts):
+        return [[sum(r['held_out_mistakes'][counts][a][b] for r in runs) for b in range(DIGITS)]
+                for a in range(DIGITS)]
+    wrong, pairs = total('wrong_by_digits'), total('pairs_by_digits')
     grid = [[100.0 * w / p if p else None for w, p in zip(*rows)] for rows in zip(wrong, pairs)]
     return grid, len(runs)
 
@@ -126,14 +124,14 @@ def plot_heatmap(plt, results, model, out):
     return [save(figure, out, f'heatmap_{model}.pdf')]
 
 
-def plot_mistakes(plt, results, config, model, round_index, data_dir, out, count=16):
+def plot_mistakes(plt, results, model, round_index, data_dir, out, count=16):
     from rounds import round_pairs
-    if config.get('held_out') != 'test pairs':
-        raise ValueError('the mistakes grid needs a results file made on the test pairs')
     runs = [r for r in completed(results, model) if r['round'] == round_index]
-    if not runs or 'test_mistakes' not in runs[0]:
+    if any(r['held_out'] != 'test' for r in runs):
+        raise ValueError('the mistakes grid needs runs scored on the test pairs')
+    if not runs or 'held_out_mistakes' not in runs[0]:
         raise ValueError(f'no mistakes of {model!r} in round {round_index + 1} in this file')
-    mistakes = runs[0]['test_mistakes']
+    mistakes = runs[0]['held_out_mistakes']
     pairs = round_pairs(data_dir, runs[0]['seed'])
     shown = mistakes['wrong_pairs'][:count]
     if not shown:
@@ -174,11 +172,9 @@ def main(argv=None):
     parser.add_argument('--out', default='figures', help='folder for the PDFs (default: %(default)s)')
     args = parser.parse_args(argv)
     try:
-        with open(args.results) as f:
-            saved = json.load(f)
-        results, config = saved['results'], saved['config']
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f'error: {args.results} is not a results file of test.py ({error})', file=sys.stderr)
+        results = load_results(args.results)['results']
+    except ValueError as error:
+        print(f'error: {error}', file=sys.stderr)
         return 1
     models = list(dict.fromkeys(r['model'] for r in results))
     if args.model is not None and args.model not in models:
@@ -199,7 +195,7 @@ def main(argv=None):
         elif args.figure == 'heatmap':
             written = plot_heatmap(plt, results, args.model, args.out)
         else:
-            written = plot_mistakes(plt, results, config, args.model, args.round - 1,
+            written = plot_mistakes(plt, results, args.model, args.round - 1,
                                     args.data_dir, args.out)
     except (ValueError, MnistUnavailable) as error:
         print(f'error: {error}', file=sys.stderr)

@@ -16,7 +16,6 @@ Example:
 """
 
 import argparse
-import json
 import math
 import sys
 from functools import partial
@@ -34,7 +33,7 @@ from models import (
     course_cnn,
     mlp_tower,
 )
-from utils import format_mean_std, mean_std, write_text_atomic
+from utils import completed, format_mean_std, load_results, mean_std, write_text_atomic
 
 # --- The systems -------------------------------------------------------------
 
@@ -259,9 +258,9 @@ def flaw_lines(results):
     lines = []
     for name in dict.fromkeys(r['model'] for r in results):
         fixed = name + '_fixed'
-        by_round = {r['round']: r['test_error'] for r in results if r['model'] == name}
-        pairs = [(by_round[r['round']], r['test_error']) for r in results
-                 if r['model'] == fixed and r['round'] in by_round]
+        by_round = {r['round']: r['held_out_error'] for r in completed(results, name)}
+        pairs = [(by_round[r['round']], r['held_out_error']) for r in completed(results, fixed)
+                 if r['round'] in by_round]
         if pairs:
             lines.append(f'| `{name}` | {format_mean_std((a for a, _ in pairs), digits=2)} | '
                          f'{format_mean_std((b for _, b in pairs), digits=2)} | '
@@ -282,8 +281,8 @@ def model_rows(report, results):
     rows = []
     names = [n for n in dict.fromkeys(r['model'] for r in results) if n.startswith(report + '_')]
     for name in names:
-        runs = [r for r in results if r['model'] == name]
-        ours = [r['test_error'] for r in runs]
+        runs = completed(results, name)
+        ours = [r['held_out_error'] for r in runs]
         mean, std = mean_std(ours)
         published = PUBLISHED.get(name)
         base = name[:-len('_fixed')] if name.endswith('_fixed') else name
@@ -343,12 +342,9 @@ def main(argv=None):
     parser.add_argument('--out', default='REPRODUCTION.md', help='(default: %(default)s)')
     args = parser.parse_args(argv)
     try:
-        with open(args.results) as f:
-            results = json.load(f)['results']
-        if not all({'model', 'test_error', 'params', 'train_time_s'} <= set(r) for r in results):
-            raise ValueError('a result lacks model, test_error, params or train_time_s')
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f'error: {args.results} is not a results file of test.py ({error})', file=sys.stderr)
+        results = completed(load_results(args.results)['results'])
+    except ValueError as error:
+        print(f'error: {error}', file=sys.stderr)
         return 2
     text, unexplained = render(results, args.results)
     try:

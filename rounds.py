@@ -101,14 +101,27 @@ def epoch_ticker(label):
     return tick
 
 
+def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu', curves=False,
+             quiet=False, **tag):
+    """One model-round for run_job: `model` trained on the pairs of `seed` and
+    scored on `split` (see round_pairs), with `overrides` of its training
+    settings; `tag` (fold, setting; None left out) tells it from the other
+    runs of its round."""
+    tag = {key: value for key, value in tag.items() if value is not None}
+    return dict(model=model, round=round_index, seed=seed, split=split,
+                held_out='test' if split is None else split[0], overrides=overrides,
+                data_dir=data_dir, device=device, curves=curves, quiet=quiet,
+                **({'tag': tag} if tag else {}))
+
+
 def run_job(job):
-    """One model-round: job = dict(round, model, seed, data_dir, held_out,
-    overrides, device, curves, quiet, and optionally tag). The worker draws the
-    round's pairs itself (cheaper than sending them). The result dict of
-    train.run_once plus the round (and the tag); a diverged training is a
+    """One model-round of make_job. The worker draws the round's pairs itself
+    (cheaper than sending them). The result dict of train.run_once plus the
+    round, what it was scored on (and the tag); a diverged training is a
     result marked failed."""
-    head = dict(round=job['round'], **({'tag': job['tag']} if 'tag' in job else {}))
-    pairs = round_pairs(job['data_dir'], job['seed'], job['held_out']).to(job['device'])
+    head = dict(round=job['round'], held_out=job['held_out'],
+                **({'tag': job['tag']} if 'tag' in job else {}))
+    pairs = round_pairs(job['data_dir'], job['seed'], job['split']).to(job['device'])
     ticker = None if job.get('quiet') else epoch_ticker(f"round {job['round'] + 1} {job['model']}")
     try:
         return dict(head, **run_once(job['model'], pairs, job['seed'], job['overrides'],
@@ -143,5 +156,5 @@ def progress_line(result, done, total, elapsed, todo=None):
         head = head[len('\r\x1b[K'):]
     if 'failed' in result:
         return f"{head} FAILED: {result['failed']}"
-    return (f"{head} held-out error {result['test_error']:5.1f}%  "
+    return (f"{head} held-out error {result['held_out_error']:5.1f}%  "
             f"({result['train_time_s']:.2f} s)")

@@ -15,7 +15,6 @@ Examples:
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -28,6 +27,7 @@ from rounds import (
     held_out_description,
     held_out_problem,
     held_out_sets,
+    make_job,
     mnist_splits,
     progress_line,
     run_jobs,
@@ -35,14 +35,17 @@ from rounds import (
 from train import DEFAULTS, OPTIMIZERS, model_settings, setting
 from utils import (
     choose_device,
+    completed,
     environment,
     format_mean_std,
     format_table,
+    load_results,
     non_negative_float,
     positive_float,
     positive_int,
     provenance,
     results_path_problem,
+    run_key,
     write_json_atomic,
 )
 
@@ -178,18 +181,18 @@ def results_table(models, results, held_out='test'):
     the auxiliary outputs where the model has them, seconds per training."""
     rows = []
     for name in models:
-        runs = [r for r in results if r['model'] == name and 'failed' not in r]
-        failed = sum(1 for r in results if r['model'] == name and 'failed' in r)
+        runs = completed(results, name)
+        failed = sum(1 for r in results if r['model'] == name) - len(runs)
         if not runs:
             if failed:
                 rows.append([name, '-', f'0 (+{failed} failed)', '-', '-', '-', '-'])
             continue
-        digit_errors = round_means(runs, 'test_digit_error')
-        rounds = len(round_means(runs, 'test_error'))
+        digit_errors = round_means(runs, 'held_out_digit_error')
+        rounds = len(round_means(runs, 'held_out_error'))
         rows.append([name, f"{runs[0]['params']:,d}",
                      f'{rounds} (+{failed} failed)' if failed else rounds,
                      format_mean_std(round_means(runs, 'train_error')),
-                     format_mean_std(round_means(runs, 'test_error')),
+                     format_mean_std(round_means(runs, 'held_out_error')),
                      format_mean_std(digit_errors) if digit_errors else '-',
                      format_mean_std((r['train_time_s'] for r in runs), digits=2)])
     header = ['model', 'params', 'rounds', 'train err %', f'{held_out} err %',
@@ -201,20 +204,11 @@ def results_table(models, results, held_out='test'):
 RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_out', 'settings')
 
 
-def job_key(job):
-    """What names a model-round (and fold) in a run and in its results file."""
-    return job['model'], job['round'], job.get('tag', {}).get('fold')
-
-
 def load_resumable(path, config):
     """The results of `path`, if its config matches `config`; else ValueError saying why."""
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-        saved_config, results = saved['config'], saved['results']
-        done = {job_key(r) for r in results}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f'{path} is not a results file of test.py ({error})') from None
+    saved = load_results(path)
+    saved_config, results = saved['config'], saved['results']
+    done = {run_key(r) for r in results}
     differ = [key for key in RESUME_KEYS if saved_config.get(key) != config[key]]
     if differ:
         raise ValueError(f'{path} was made with other settings ({", ".join(differ)} differ); '
@@ -262,14 +256,13 @@ def run(args, made_by):
     started = time.perf_counter()
     interrupted = False
     # Round r's pairs are drawn from seed S+r, the same for every model.
-    jobs = [dict(round=round_index, model=name, seed=args.seed + round_index,
-                 data_dir=args.data_dir, held_out=held_out, overrides=overrides,
-                 device=args.device, curves=args.curves, quiet=args.quiet,
-                 **({} if args.folds is None else dict(tag=dict(fold=fold))))
+    jobs = [make_job(name, round_index, args.seed + round_index, split, overrides, args.data_dir,
+                     args.device, args.curves, args.quiet,
+                     fold=None if args.folds is None else fold)
             for round_index in range(args.rounds)
             for name in args.models
-            for fold, held_out in held_out_sets(args.validation, args.folds)]
-    jobs = [job for job in jobs if job_key(job) not in done]
+            for fold, split in held_out_sets(args.validation, args.folds)]
+    jobs = [job for job in jobs if run_key(job) not in done]
     total = len(jobs) + len(done)
     try:
         if not args.quiet:  # inside the try: a Ctrl-C right after this line still gets the table

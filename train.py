@@ -263,8 +263,9 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
     """Train `model` on data.train_* and return the per-epoch history.
 
     Train loss and error are averaged over the epoch's batches as they are
-    trained (free); with `curves`, test loss and error are also measured after
-    each epoch in eval mode (about a quarter more time). With `swap`, the
+    trained (free); with `curves`, the loss and error on the held-out pairs
+    (data.test_*) are also measured after each epoch in eval mode (about a
+    quarter more time). With `swap`, the
     training pairs are doubled by swapping their images (see PairSets).
     `on_epoch(epoch, epochs)`, if given, is called after every epoch (progress).
     """
@@ -279,7 +280,7 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
         raise ValueError(f'unknown schedule {schedule!r}; known: onecycle')
     if generator is None:  # drawn from the global generator, which the caller may have seeded
         generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, ())))
-    keys = ('train_loss', 'train_error') + (('test_loss', 'test_error') if curves else ())
+    keys = ('train_loss', 'train_error') + (('held_out_loss', 'held_out_error') if curves else ())
     history = {key: [] for key in keys}
     model.train()
     for epoch in range(1, epochs + 1):
@@ -312,10 +313,10 @@ def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_
             on_epoch(epoch, epochs)
         if not curves:
             continue
-        test_loss, test_error = evaluate(model, data.test_input, data.test_target,
-                                         data.test_classes, aux_weight, target_weight)
-        history['test_loss'].append(test_loss)
-        history['test_error'].append(test_error)
+        held_out_loss, held_out_error = evaluate(model, data.test_input, data.test_target,
+                                                 data.test_classes, aux_weight, target_weight)
+        history['held_out_loss'].append(held_out_loss)
+        history['held_out_error'].append(held_out_error)
     return history
 
 
@@ -359,8 +360,10 @@ def mistakes(outputs, target, classes):
 
 def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epoch=None):
     """Build model `name` with seed `seed`, train it on `data` (raw PairSets,
-    on `device`) and return its metrics: errors in % of pairs, where the test
-    errors fall (see `mistakes`), the history, the training time."""
+    on `device`) and return its metrics: errors in % of pairs on the training
+    pairs and on the held-out ones (data.test_*: the test pairs, or validation
+    pairs), where the held-out errors fall (see `mistakes`), the history, the
+    training time."""
     settings = model_settings(name, overrides)
     data = data.normalised()
     warm_up(name, data, settings, device)
@@ -379,12 +382,12 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epo
     weights = settings['aux_weight'], settings['target_weight']
     _, train_error = evaluate(model, data.train_input, data.train_target,
                               data.train_classes, *weights)
-    test_outputs = eval_outputs(model, data.test_input)  # one pass for the three test measures
+    held_out = eval_outputs(model, data.test_input)  # one pass for the three held-out measures
     return dict(
         model=name, seed=seed, params=count_parameters(model), settings=settings,
-        train_error=train_error, test_error=pair_error(test_outputs[0], data.test_target),
-        test_digit_error=digit_error(model, data.test_input, data.test_classes, test_outputs),
-        test_mistakes=mistakes(test_outputs, data.test_target, data.test_classes),
+        train_error=train_error, held_out_error=pair_error(held_out[0], data.test_target),
+        held_out_digit_error=digit_error(model, data.test_input, data.test_classes, held_out),
+        held_out_mistakes=mistakes(held_out, data.test_target, data.test_classes),
         train_time_s=train_time, history=history)
 
 
@@ -414,7 +417,7 @@ def main(argv=None):
         print(f'epoch {epoch:3d}  ' + '  '.join(f'{k} {v:7.3f}'
                                                 for k, v in zip(result['history'], row)))
     print(f"{args.model}: train error {result['train_error']:.1f}%, "
-          f"test error {result['test_error']:.1f}%, {result['train_time_s']:.2f} s")
+          f"test error {result['held_out_error']:.1f}%, {result['train_time_s']:.2f} s")
     return 0
 
 

@@ -33,12 +33,14 @@ from rounds import (
     held_out_description,
     held_out_problem,
     held_out_sets,
+    make_job,
     mnist_splits,
     progress_line,
     run_jobs,
 )
 from train import OPTIMIZERS, model_settings, setting
 from utils import (
+    completed,
     environment,
     format_mean_std,
     format_table,
@@ -160,14 +162,14 @@ def run(args, made_by):
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   fixed=args.fixed, base_settings=model_settings(args.model, args.fixed),
                   environment=environment(), **made_by)
-    jobs = [dict(round=r, model=args.model, seed=args.seed + r, data_dir=args.data_dir,
-                 held_out=held_out_set, overrides={**args.fixed, **setting}, device='cpu',
-                 curves=False, quiet=args.quiet, tag=dict(setting=i, fold=fold))
+    jobs = [make_job(args.model, r, args.seed + r, split, {**args.fixed, **setting},
+                     args.data_dir, quiet=args.quiet, setting=i, fold=fold)
             for r in range(args.rounds)
-            for fold, held_out_set in held_out_sets(args.validation, args.folds)
+            for fold, split in held_out_sets(args.validation, args.folds)
             for i, setting in enumerate(settings)]
-    runs, tests = [], []
-    output = dict(config=config, settings=settings, runs=runs, chosen=None, test_runs=tests)
+    # The tuning runs, then the chosen settings' test runs (held_out 'test'), in one list.
+    runs = []
+    output = dict(config=config, settings=settings, results=runs, chosen=None)
     try:
         elapsed = collect(jobs, runs, args, output)
     except KeyboardInterrupt:
@@ -185,21 +187,20 @@ def run(args, made_by):
     picks = [i for i in picks if i is not None]
     if args.test_rounds and picks:
         test_seed = args.seed + TEST_SEED_OFFSET
-        jobs = [dict(round=r, model=args.model, seed=test_seed + r, data_dir=args.data_dir,
-                     held_out=None, overrides={**args.fixed, **settings[i]}, device='cpu',
-                     curves=False, quiet=args.quiet, tag=dict(setting=i))
+        jobs = [make_job(args.model, r, test_seed + r, None, {**args.fixed, **settings[i]},
+                         args.data_dir, quiet=args.quiet, setting=i)
                 for r in range(args.test_rounds)
                 for i in picks]
         try:
-            collect(jobs, tests, args, output)
+            collect(jobs, runs, args, output)
         except KeyboardInterrupt:
             print('\ninterrupted: the table below holds the completed test rounds only',
                   file=sys.stderr)
-            print(test_table(settings, picks, tests))
+            print(test_table(settings, picks, runs))
             return 130
         print(f'\nthe chosen settings on the test pairs, {args.test_rounds} rounds from seed '
               f'{test_seed}:')
-        print(test_table(settings, picks, tests))
+        print(test_table(settings, picks, runs))
     if args.out:
         write_json_atomic(args.out, output)
         print(f'results written to {args.out}')
@@ -210,22 +211,22 @@ def collect(jobs, runs, args, output):
     """Run `jobs`, appending each result to `runs`, with a progress line and the
     JSON rewritten after each; returns the seconds taken. Ctrl-C passes through."""
     started = time.perf_counter()
-    for run in run_jobs(jobs, args.workers):
+    for done, run in enumerate(run_jobs(jobs, args.workers), 1):
         runs.append(run)
         if args.out:  # before the progress line: a reported run is in the file
             write_json_atomic(args.out, output)
         if not args.quiet:
-            print(progress_line(run, len(runs), len(jobs), time.perf_counter() - started),
+            print(progress_line(run, done, len(jobs), time.perf_counter() - started),
                   file=sys.stderr, flush=True)
     return time.perf_counter() - started
 
 
 def scores_of(runs, n_settings):
-    """The held-out errors of each setting's completed runs (failed runs left out)."""
+    """The validation errors of each setting's completed tuning runs."""
     scores = [[] for _ in range(n_settings)]
-    for run in runs:
-        if 'failed' not in run:
-            scores[run['tag']['setting']].append(run['test_error'])
+    for run in completed(runs):
+        if run['held_out'] != 'test':
+            scores[run['tag']['setting']].append(run['held_out_error'])
     return scores
 
 
@@ -242,8 +243,9 @@ def tuning_table(settings, scores, chosen):
 def test_table(settings, picks, tests):
     rows = []
     for i in picks:
-        errors = [t['test_error'] for t in tests if t['tag']['setting'] == i and 'failed' not in t]
-        times = [t['train_time_s'] for t in tests if t['tag']['setting'] == i and 'failed' not in t]
+        runs = [t for t in completed(tests) if t['held_out'] == 'test' and t['tag']['setting'] == i]
+        errors = [t['held_out_error'] for t in runs]
+        times = [t['train_time_s'] for t in runs]
         rows.append([describe(settings[i]), len(errors),
                      format_mean_std(errors) if errors else '-',
                      format_mean_std(times, digits=2) if times else '-'])

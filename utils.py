@@ -149,6 +149,47 @@ def write_json_atomic(path, obj):
     write_text_atomic(path, json.dumps(obj, indent=1) + '\n')
 
 
+# --- Results files ---------------------------------------------------------
+# One schema for test.py and tune.py: {'config': ..., 'results': [run, ...]}
+# (tune.py adds 'settings' and 'chosen'). A run names its model, round, seed,
+# optionally a tag (fold, setting), and what its error was measured on,
+# 'held_out': 'test' (the test pairs), 'validation' or 'fold' (held-out
+# training pairs); then held_out_error, held_out_digit_error and
+# held_out_mistakes, or 'failed' with the reason when its training diverged.
+
+def load_results(path):
+    """The results file at `path` (a dict with 'config' and 'results'); a
+    ValueError naming the file when it is not one."""
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        if not isinstance(saved['config'], dict):
+            raise TypeError('its config is not a dict')
+        settings = saved.get('settings')  # tune.py's grid: each run names its setting
+        for run in saved['results']:
+            if not {'model', 'seed', 'held_out'} <= set(run) or \
+                    not ('failed' in run or 'held_out_error' in run):
+                raise KeyError('a run lacks its model, seed, held-out set or error')
+            if settings is not None and run['tag']['setting'] not in range(len(settings)):
+                raise IndexError('a run names no setting of the file')
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise ValueError(f'{path} is not a results file of test.py or tune.py ({error})') from None
+    return saved
+
+
+def completed(runs, model=None):
+    """The runs (of `model`) whose training did not diverge: the one place that
+    leaves failed runs out."""
+    return [r for r in runs if 'failed' not in r and (model is None or r['model'] == model)]
+
+
+def run_key(run):
+    """What names a run, in a file and across files: its model, its seed (the
+    round's pairs and weights), what it was scored on, and its fold (None
+    outside K-fold runs)."""
+    return run['model'], run['seed'], run['held_out'], run.get('tag', {}).get('fold')
+
+
 def format_table(header, rows, align):
     """Plain-text table; `align` is one of '<' or '>' per column."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]

@@ -6,7 +6,7 @@ figures as PDF in figures/ (matplotlib needed for those). `make` runs this,
 then LaTeX.
 
 Example (from the repository root):
-    python report/make_assets.py
+    python -m report.make_assets
 """
 
 import argparse
@@ -16,25 +16,20 @@ import os
 import statistics
 import sys
 
+import effects
+import plots
+import tune
+from reports import PUBLISHED
+from utils import completed, load_results, mean_std
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-import effects  # noqa: E402
-import plots  # noqa: E402
-from reports import PUBLISHED  # noqa: E402
-from utils import mean_std  # noqa: E402
 
 RESULTS = os.path.join(ROOT, 'results')
 
 
 def load(name):
-    with open(os.path.join(RESULTS, name)) as f:
-        return json.load(f)
-
-
-def runs_of(results, model):
-    return [r for r in results if r['model'] == model and 'failed' not in r]
+    return load_results(os.path.join(RESULTS, name))
 
 
 def pm(values, digits=1):
@@ -60,9 +55,9 @@ def write(folder, name, text):
 def main_table(results, models):
     rows = []
     for name in models:
-        runs = runs_of(results, name)
-        digits = [r['test_digit_error'] for r in runs if r.get('test_digit_error') is not None]
-        rows.append([tex_name(name), f"{runs[0]['params']:,}", pm(r['test_error'] for r in runs),
+        runs = completed(results, name)
+        digits = [r['held_out_digit_error'] for r in runs if r.get('held_out_digit_error') is not None]
+        rows.append([tex_name(name), f"{runs[0]['params']:,}", pm(r['held_out_error'] for r in runs),
                      pm(digits) if digits else '--',
                      f"{statistics.median(r['train_time_s'] for r in runs):.1f}"])
     return table('lrrrr', ['model', 'params', 'test err \\%', 'digit err \\%', 's'], rows)
@@ -82,11 +77,7 @@ def effects_table(results):
 
 
 def grid_scores(saved):
-    scores = [[] for _ in saved['settings']]
-    for run in saved['runs']:
-        if 'failed' not in run:
-            scores[run['tag']['setting']].append(run['test_error'])
-    return scores
+    return tune.scores_of(saved['results'], len(saved['settings']))
 
 
 def sweep_table(saved):
@@ -104,8 +95,8 @@ def optimizer_table(saved):
     settings, scores = saved['settings'], grid_scores(saved)
     rows = []
     for optimizer, index in saved['chosen'].items():
-        tests = [t['test_error'] for t in saved['test_runs']
-                 if t['tag']['setting'] == index and 'failed' not in t]
+        tests = [t['held_out_error'] for t in completed(saved['results'])
+                 if t['held_out'] == 'test' and t['tag']['setting'] == index]
         rows.append([optimizer, f"{settings[index]['lr']:g}", pm(scores[index], 2), pm(tests)])
     return table('lrrr', ['optimizer', 'rate', 'val err \\%', 'test err \\%'], rows)
 
@@ -120,10 +111,10 @@ def tuning_table(saved):
 def ablation_table(validation, test, models):
     rows = []
     for name in models:
-        val, tst = runs_of(validation, name), runs_of(test, name)
-        rows.append([tex_name(name), pm((r['test_error'] for r in val), 2),
-                     pm((r['test_error'] for r in tst), 2),
-                     pm(r['test_digit_error'] for r in tst),
+        val, tst = completed(validation, name), completed(test, name)
+        rows.append([tex_name(name), pm((r['held_out_error'] for r in val), 2),
+                     pm((r['held_out_error'] for r in tst), 2),
+                     pm(r['held_out_digit_error'] for r in tst),
                      f"{statistics.median(r['train_time_s'] for r in tst):.0f}"])
     return table('lrrrr', ['model', 'val err \\%', 'test err \\%', 'digit \\%', 's'], rows)
 
@@ -137,10 +128,10 @@ def same_seeds(results, other):
 def reports_table(results):
     rows = []
     for name, (their_name, mean, std, _, _) in PUBLISHED.items():
-        runs = runs_of(results, name)
+        runs = completed(results, name)
         if not runs:
             continue
-        ours_mean, ours_std = mean_std(r['test_error'] for r in runs)
+        ours_mean, ours_std = mean_std(r['held_out_error'] for r in runs)
         flag = '' if abs(ours_mean - mean) <= 2 * ours_std else '$\\dagger$'
         rows.append([name.split('_')[0], their_name.replace('_', '\\_'), f'{mean:.1f} $\\pm$ {std:.1f}',
                      f'{ours_mean:.1f} $\\pm$ {ours_std:.1f}{flag}'])
@@ -190,8 +181,8 @@ def main(argv=None):
                          ['best'] + ablation_test['config']['models']))
     write(generated, 'reports_table.tex', reports_table(load('reports.json')['results']))
     bench = bench_numbers()
-    best_runs = runs_of(best['results'], 'best')
-    best_mean, best_std = mean_std(r['test_error'] for r in best_runs)
+    best_runs = completed(best['results'], 'best')
+    best_mean, best_std = mean_std(r['held_out_error'] for r in best_runs)
     numbers = dict(
         benchReference=f"{bench['reference_s']:.2f}", benchProject=f"{bench['project_s']:.2f}",
         benchSpeedup=f"{bench['speedup']:.2f}", benchGflops=f"{bench['gflops']:.1f}",
@@ -202,16 +193,16 @@ def main(argv=None):
         bestError=f'{best_mean:.2f}', bestStd=f'{best_std:.2f}', bestRounds=len(best_runs),
         bestSeed=best['config']['seed'],
         bestTime=f"{statistics.median(r['train_time_s'] for r in best_runs):.0f}",
-        bestDigitError=pm(r['test_digit_error'] for r in best_runs),
+        bestDigitError=pm(r['held_out_digit_error'] for r in best_runs),
         bestParams=f"{best_runs[0]['params']:,}".replace(',', '{,}'),
     )
     equal, adjacent, far = closeness_errors(default['results'], 'cnn_ws_aux')
     numbers.update(heatEqual=f'{equal:.1f}', heatAdjacent=f'{adjacent:.1f}', heatFar=f'{far:.1f}')
     for name in main_models:
-        runs = runs_of(default['results'], name)
+        runs = completed(default['results'], name)
         # LaTeX names take letters only: cnn_2ch -> \errCnnTwoch
         key = 'err' + ''.join(part.capitalize() for part in name.split('_')).replace('2', 'Two')
-        numbers[key] = f"{statistics.fmean(r['test_error'] for r in runs):.1f}"
+        numbers[key] = f"{statistics.fmean(r['held_out_error'] for r in runs):.1f}"
     write(generated, 'numbers.tex', macros(numbers))
     plt = plots.load_pyplot()
     if plt is None:

@@ -113,10 +113,10 @@ def check_run(result, out, models, rounds, epochs, curves=False):
     assert saved['config']['models'] == models and saved['config']['rounds'] == rounds
     assert len(saved['results']) == len(models) * rounds
     for row in saved['results']:
-        assert {'params', 'train_error', 'test_error', 'train_time_s', 'history'} <= set(row)
+        assert {'params', 'train_error', 'held_out_error', 'train_time_s', 'history'} <= set(row)
         assert len(row['history']['train_error']) == epochs
-        assert len(row['history'].get('test_error', [])) == (epochs if curves else 0)
-        assert 0 <= row['test_error'] <= 100
+        assert len(row['history'].get('held_out_error', [])) == (epochs if curves else 0)
+        assert 0 <= row['held_out_error'] <= 100
     return saved
 
 
@@ -143,7 +143,7 @@ def validation_errors(data_dir, out):
     assert cli.main(args) == 0
     saved = json.loads(out.read_text())
     assert saved['config']['held_out'] == 'validation: the last 200 training pairs'
-    return [(r['model'], r['train_error'], r['test_error'], r['test_digit_error'],
+    return [(r['model'], r['train_error'], r['held_out_error'], r['held_out_digit_error'],
              r['history']) for r in saved['results']]
 
 
@@ -162,7 +162,7 @@ def test_validation_split_never_uses_the_test_pairs(fake_mnist, tmp_path, capsys
                         'mlp_ws_aux', '--workers', '1', '--quiet', '--out', str(tmp_path / name)])
               for folder, name in ((fake_mnist, 't1.json'), (noisy, 't2.json'))]
     assert tested == [0, 0]
-    test_errors = [json.loads((tmp_path / name).read_text())['results'][0]['test_error']
+    test_errors = [json.loads((tmp_path / name).read_text())['results'][0]['held_out_error']
                    for name in ('t1.json', 't2.json')]
     assert test_errors[0] != test_errors[1]
 
@@ -187,7 +187,7 @@ def test_folds_train_each_fold_and_resume_by_fold(fake_mnist, tmp_path):
     assert '6 model-rounds of 6' in resumed.stdout
     again = json.loads(out.read_text())['results']
     assert [(r['round'], r['tag']['fold']) for r in again[4:]] == [(1, 1), (1, 2)]
-    assert again[4]['test_error'] == runs[(1, 1)]['test_error'], 'the same fold, the same result'
+    assert again[4]['held_out_error'] == runs[(1, 1)]['held_out_error'], 'the same fold, the same result'
 
 
 def test_folds_and_validation_exclude_each_other(capsys):
@@ -206,7 +206,7 @@ def test_end_to_end_on_real_mnist(tmp_path):
     result = run_cli('--data_dir', real_mnist_dir(), '--rounds', '1', '--epochs', '1',
                      '--models', ','.join(models), '--out', str(out), '--workers', '1')
     saved = check_run(result, out, models, rounds=1, epochs=1)
-    digit_error = saved['results'][0]['test_digit_error']
+    digit_error = saved['results'][0]['held_out_digit_error']
     assert digit_error < 50, 'one epoch of digit losses is far better than chance (90%)'
 
 

@@ -90,14 +90,16 @@ def test_tuning_run_chooses_per_optimizer_then_tests_on_new_seeds(fake_mnist, tm
     assert result.stderr == ''
     saved = json.loads(out.read_text())
     assert saved['config']['fixed'] == dict(weight_decay=0.01)
-    assert all(run['settings']['weight_decay'] == 0.01 for run in saved['runs'] + saved['test_runs'])
-    assert len(saved['runs']) == 4 * 3, '4 settings x 3 folds x 1 round'
-    assert {run['tag']['fold'] for run in saved['runs']} == {0, 1, 2}
+    assert all(run['settings']['weight_decay'] == 0.01 for run in saved['results'])
+    tuning = [run for run in saved['results'] if run['held_out'] == 'fold']
+    tests = [run for run in saved['results'] if run['held_out'] == 'test']
+    assert len(tuning) == 4 * 3, '4 settings x 3 folds x 1 round'
+    assert {run['tag']['fold'] for run in tuning} == {0, 1, 2}
     assert set(saved['chosen']) == {'adam', 'sgd'}
     assert saved['settings'][saved['chosen']['sgd']]['optimizer'] == 'sgd'
-    tuning_seeds = {run['seed'] for run in saved['runs']}
-    test_seeds = {run['seed'] for run in saved['test_runs']}
-    assert len(saved['test_runs']) == 2 and not tuning_seeds & test_seeds
+    tuning_seeds = {run['seed'] for run in tuning}
+    test_seeds = {run['seed'] for run in tests}
+    assert len(tests) == 2 and len(saved['results']) == 14 and not tuning_seeds & test_seeds
     assert 'chosen' in result.stdout and 'test err %' in result.stdout
 
 
@@ -144,7 +146,7 @@ def test_paired_effect_interval_and_p_values():
 
 def results_file(tmp_path, errors):
     """A results file of test.py with the given {model: [test error per round]}."""
-    results = [dict(model=model, round=r, test_error=e, seed=r)
+    results = [dict(model=model, round=r, held_out='test', held_out_error=e, seed=r)
                for model, values in errors.items() for r, e in enumerate(values)]
     path = tmp_path / 'r.json'
     path.write_text(json.dumps(dict(config={}, results=results)))
@@ -179,14 +181,15 @@ def test_error_grid_sums_the_rounds():
         wrong = [[0] * 10 for _ in range(10)]
         pairs = [[1] * 10 for _ in range(10)]
         wrong[0][1] = wrong_01
-        return dict(model='m', round=0, test_mistakes=dict(wrong_by_digits=wrong,
+        return dict(model='m', round=0, held_out_mistakes=dict(wrong_by_digits=wrong,
                                                            pairs_by_digits=pairs))
     grid, rounds = plots.error_grid([round_result(1), round_result(0)], 'm')
     assert rounds == 2 and grid[0][1] == 50.0 and grid[1][0] == 0.0
 
 
 def test_curves_need_a_curves_run(tmp_path, run_main):
-    results = [dict(model='m', round=0, history=dict(train_loss=[1.0], train_error=[5.0]))]
+    results = [dict(model='m', round=0, seed=0, held_out='test', held_out_error=5.0,
+                    history=dict(train_loss=[1.0], train_error=[5.0]))]
     path = tmp_path / 'r.json'
     path.write_text(json.dumps(dict(config={}, results=results)))
     result = run_main(plots, 'curves', str(path), '--out', str(tmp_path))
@@ -235,7 +238,7 @@ def test_round_pairs_are_drawn_from_the_seed_with_the_held_out_set(fake_mnist):
 
 def test_progress_line_estimates_the_time_left():
     import rounds
-    result = dict(round=2, model='cnn', test_error=3.5, train_time_s=4.0)
+    result = dict(round=2, model='cnn', held_out_error=3.5, train_time_s=4.0)
     line = rounds.progress_line(result, done=5, total=20, elapsed=50.0)
     assert '~  150 s left' in line and '5/20 round 3 cnn' in line and '3.5%' in line
     resumed = rounds.progress_line(result, done=15, total=20, elapsed=50.0, todo=5)
@@ -254,7 +257,8 @@ REPORT_INPUTS = ['default.json', 'curves.json', 'aux_sweep.json', 'optimizers.js
 @pytest.mark.skipif(not all((ROOT / 'results' / name).is_file() for name in REPORT_INPUTS),
                     reason='the committed results are not all here')
 def test_report_assets_come_from_the_committed_results(tmp_path):
-    result = run_script('report/make_assets.py', '--out', str(tmp_path))
+    result = subprocess.run([sys.executable, '-m', 'report.make_assets', '--out', str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr
     generated = tmp_path / 'generated'
     for table in ('main', 'effects', 'sweep', 'optimizer', 'tuning', 'ablation', 'reports'):
@@ -271,9 +275,11 @@ def test_effects_pair_rounds_by_seed_across_files(tmp_path, run_main):
     first = tmp_path / 'a.json'
     second = tmp_path / 'b.json'
     first.write_text(json.dumps(dict(config={}, results=[
-        dict(model='best', round=r, seed=10 + r, test_error=e) for r, e in enumerate([1.0, 2.0, 3.0])])))
+        dict(model='best', round=r, seed=10 + r, held_out='test', held_out_error=e)
+        for r, e in enumerate([1.0, 2.0, 3.0])])))
     second.write_text(json.dumps(dict(config={}, results=[  # only seeds 11 and 12, as rounds 0, 1
-        dict(model='lean', round=r, seed=11 + r, test_error=e) for r, e in enumerate([2.5, 3.5])])))
+        dict(model='lean', round=r, seed=11 + r, held_out='test', held_out_error=e)
+        for r, e in enumerate([2.5, 3.5])])))
     result = run_main(effects, str(first), str(second), '--against', 'best', '--json')
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
@@ -286,11 +292,12 @@ def test_effects_pair_folds_of_the_same_round(tmp_path, run_main):
     keys = [(10, 0), (10, 1), (11, 0), (11, 1)]
     path.write_text(json.dumps(dict(
         config=dict(held_out='2-fold cross-validation of the training pairs'),
-        results=[dict(model=m, round=seed - 10, seed=seed, tag=dict(fold=fold), test_error=e,
-                      test_digit_error=2 * e if m == 'best' else None)
+        results=[dict(model=m, round=seed - 10, seed=seed, tag=dict(fold=fold), held_out='fold',
+                      held_out_error=e,
+                      held_out_digit_error=2 * e if m == 'best' else None)
                  for m, values in errors.items() for (seed, fold), e in zip(keys, values)]
-        + [dict(model='wide', round=0, seed=10, tag=dict(fold=0), test_error=1.0,
-                test_digit_error=1.0)])))
+        + [dict(model='wide', round=0, seed=10, tag=dict(fold=0), held_out='fold', held_out_error=1.0,
+                held_out_digit_error=1.0)])))
     result = run_main(effects, str(path), '--against', 'best', '--json')
     row = next(row for row in json.loads(result.stdout) if row['with_model'] == 'lean')
     assert row['rounds'] == 4 and row['mean'] == pytest.approx(0.5), 'one difference per fold'
@@ -306,11 +313,12 @@ def test_effects_read_tuning_settings_as_models(tmp_path, run_main):
     tuned.write_text(json.dumps(dict(
         config=dict(model='best', held_out='2-fold cross-validation of the training pairs'),
         settings=[dict(lr=0.1), dict(lr=0.2, epochs=3)],
-        runs=[dict(model='best', round=0, seed=10, tag=dict(setting=i, fold=fold),
-                   test_error=1.0 + i + fold) for i in range(2) for fold in range(2)])))
+        results=[dict(model='best', round=0, seed=10, tag=dict(setting=i, fold=fold),
+                      held_out='fold', held_out_error=1.0 + i + fold)
+                 for i in range(2) for fold in range(2)])))
     base = tmp_path / 'base.json'
     base.write_text(json.dumps(dict(config={}, results=[
-        dict(model='best', round=0, seed=10, tag=dict(fold=fold), test_error=1.0)
+        dict(model='best', round=0, seed=10, tag=dict(fold=fold), held_out='fold', held_out_error=1.0)
         for fold in range(2)])))
     result = run_main(effects, str(base), str(tuned), '--against', 'best', '--json')
     assert result.returncode == 0, result.stderr
@@ -318,16 +326,17 @@ def test_effects_read_tuning_settings_as_models(tmp_path, run_main):
     assert set(rows) == {'best (lr 0.1)', 'best (lr 0.2, epochs 3)'}
     assert rows['best (lr 0.2, epochs 3)']['mean'] == pytest.approx(1.5)
     broken = tmp_path / 'broken.json'
-    broken.write_text(json.dumps(dict(config=dict(model='best'), settings=[], runs=[
-        dict(model='best', seed=1, tag=dict(setting=0), test_error=1.0)])))
+    broken.write_text(json.dumps(dict(config=dict(model='best'), settings=[], results=[
+        dict(model='best', seed=1, held_out='fold', tag=dict(setting=0), held_out_error=1.0)])))
     refused = run_main(effects, str(broken))
     assert refused.returncode == 1 and 'not a results file' in refused.stderr
     assert 'Traceback' not in refused.stderr
 
 
 def test_effects_mix_test_and_fold_runs_of_one_seed():
-    runs = [dict(model=m, seed=1, test_error=e) for m, e in (('a', 1.0), ('b', 2.0))]
-    runs += [dict(model=m, seed=1, tag=dict(fold=0), test_error=e) for m, e in (('a', 1.0), ('b', 3.0))]
+    runs = [dict(model=m, seed=1, held_out='test', held_out_error=e) for m, e in (('a', 1.0), ('b', 2.0))]
+    runs += [dict(model=m, seed=1, held_out='fold', tag=dict(fold=0), held_out_error=e)
+             for m, e in (('a', 1.0), ('b', 3.0))]
     (row,) = effects.effects(runs, [('a vs b', 'a', 'b')])
     assert row['rounds'] == 2 and row['mean'] == pytest.approx(1.5)
 
@@ -337,8 +346,8 @@ def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path, r
              ('wide', 0): [3], ('wide', 1): [7], ('wide', 2): [5]}  # run 2: wide only, left out
     path = tmp_path / 'r.json'
     path.write_text(json.dumps(dict(config={}, results=[
-        dict(model=m, round=0, seed=10, tag=dict(fold=fold), test_error=1.0,
-             test_mistakes=dict(wrong_pairs=pairs)) for (m, fold), pairs in wrong.items()])))
+        dict(model=m, round=0, seed=10, tag=dict(fold=fold), held_out='fold', held_out_error=1.0,
+             held_out_mistakes=dict(wrong_pairs=pairs)) for (m, fold), pairs in wrong.items()])))
     runs, overlap, in_all = effects.shared_mistakes(json.loads(path.read_text())['results'], 'best')
     assert (runs, overlap, in_all) == (2, dict(lean=2, wide=2, best=4), 1)
     result = run_main(effects, str(path), '--shared_mistakes', 'best')
@@ -361,16 +370,17 @@ def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist,
     assert 'Traceback' not in stderr
     assert 'interrupted' in stderr and 'validation err %' in stdout
     saved = json.loads(out.read_text())  # whole and valid
-    assert 1 <= len(saved['runs']) < 9 and saved['chosen'] is None
+    assert 1 <= len(saved['results']) < 9 and saved['chosen'] is None
     assert [p.name for p in tmp_path.iterdir()] == ['tune.json'], 'no temporary file left'
 
 
 def test_effects_leave_failed_runs_out(tmp_path, run_main):
     path = tmp_path / 'r.json'
-    results = [dict(model=m, round=r, seed=r, test_error=e)
+    results = [dict(model=m, round=r, seed=r, held_out='test', held_out_error=e)
                for m, values in dict(cnn=[15.0, 16.0, 14.0], cnn_ws=[14.0, 15.5, 13.0]).items()
                for r, e in enumerate(values)]
-    results[4] = dict(model='cnn_ws', round=1, seed=1, failed='the training loss became nan')
+    results[4] = dict(model='cnn_ws', round=1, seed=1, held_out='test',
+                      failed='the training loss became nan')
     path.write_text(json.dumps(dict(config={}, results=results)))
     result = run_main(effects, path, '--json')
     assert result.returncode == 0, result.stderr

@@ -18,8 +18,8 @@ SMALL = ['--rounds', '3', '--epochs', '6', '--models', 'cnn_ws_aux,mlp_ws_aux', 
 
 def errors_of(path):
     results = json.loads(path.read_text())['results']
-    return sorted((r['model'], r['round'], r['train_error'], r['test_error'],
-                   r['test_digit_error']) for r in results)
+    return sorted((r['model'], r['round'], r['train_error'], r['held_out_error'],
+                   r['held_out_digit_error']) for r in results)
 
 
 @pytest.fixture(scope='module')
@@ -147,5 +147,5 @@ def test_diverging_training_is_recorded_as_failed_and_the_run_goes_on(fake_mnist
     assert 'round 1 mlp_ws' in result.stderr and 'round 2 mlp_ws' in result.stderr
     assert 'FAILED: the training loss became' in result.stderr and 'at epoch' in result.stderr
     rows = json.loads(out.read_text())['results']
-    assert len(rows) == 2 and all('failed' in r and 'test_error' not in r for r in rows)
+    assert len(rows) == 2 and all('failed' in r and 'held_out_error' not in r for r in rows)
     assert '0 (+2 failed)' in result.stdout

@@ -13,7 +13,8 @@ from models import GROUPS, MODELS, build_model, count_parameters
 
 def fake_results(errors):
     return {'config': {}, 'results': [
-        dict(model=name, round=i, test_error=e, params=1000, train_time_s=1.0)
+        dict(model=name, round=i, seed=i, held_out='test', held_out_error=e, params=1000,
+             train_time_s=1.0)
         for name, values in errors.items() for i, e in enumerate(values)]}
 
 

@@ -82,9 +82,9 @@ def test_run_once_is_reproducible_and_reports_metrics():
     overrides = dict(epochs=2)
     first = train.run_once('cnn_ws_aux', data, seed=7, overrides=overrides)
     second = train.run_once('cnn_ws_aux', data, seed=7, overrides=overrides)
-    for key in ('train_error', 'test_error', 'test_digit_error', 'history', 'params'):
+    for key in ('train_error', 'held_out_error', 'held_out_digit_error', 'history', 'params'):
         assert first[key] == second[key], key
-    assert 0 <= first['test_error'] <= 100 and first['train_time_s'] > 0
+    assert 0 <= first['held_out_error'] <= 100 and first['train_time_s'] > 0
     other = train.run_once('cnn_ws_aux', data, seed=8, overrides=overrides)
     assert other['history'] != first['history'], 'another seed gives another run'
 
@@ -92,10 +92,10 @@ def test_run_once_is_reproducible_and_reports_metrics():
 def test_mistakes_account_for_every_test_error():
     data = synthetic_pairs(100)
     result = train.run_once('mlp_ws_aux', data, seed=1, overrides=dict(epochs=1))
-    mistakes = result['test_mistakes']
+    mistakes = result['held_out_mistakes']
     n_test = data.test_target.size(0)
     wrong = len(mistakes['wrong_pairs'])
-    assert 100.0 * wrong / n_test == pytest.approx(result['test_error'])
+    assert 100.0 * wrong / n_test == pytest.approx(result['held_out_error'])
     assert sum(map(sum, mistakes['wrong_by_digits'])) == wrong
     assert sum(map(sum, mistakes['pairs_by_digits'])) == n_test
     for i in mistakes['wrong_pairs']:
@@ -133,7 +133,7 @@ def test_run_once_trains_alike_whatever_the_test_pairs():
             for d in (data, corrupted)]
     assert runs[0]['history'] == runs[1]['history']
     assert runs[0]['train_error'] == runs[1]['train_error']
-    assert runs[0]['test_error'] != runs[1]['test_error'], 'the test pairs are read, at the end'
+    assert runs[0]['held_out_error'] != runs[1]['held_out_error'], 'the test pairs are read, at the end'
 
 
 def test_validation_split_holds_out_training_pairs_only():
@@ -158,7 +158,7 @@ def test_curves_flag_adds_test_history():
     history = train.train(model, data, curves=False, **dict(FAST, epochs=2))
     assert set(history) == {'train_loss', 'train_error'}
     history = train.train(model, data, curves=True, **dict(FAST, epochs=2))
-    assert len(history['test_error']) == 2
+    assert len(history['held_out_error']) == 2
 
 
 def test_settings_layering():
