@@ -28,16 +28,8 @@ import sys
 import time
 
 import dlc_practical_prologue as prologue
+import rounds
 from models import MODELS
-from rounds import (
-    held_out_description,
-    held_out_problem,
-    held_out_sets,
-    make_job,
-    mnist_splits,
-    progress_line,
-    run_jobs,
-)
 from train import OPTIMIZERS, model_settings, setting
 from utils import (
     completed,
@@ -79,13 +71,16 @@ def parse_args(argv=None):
                              'repeatable (as in test.py; default: the model\'s own)')
     held_out = parser.add_mutually_exclusive_group()
     held_out.add_argument('--validation', type=positive_int, default=200, metavar='N',
-                          help='score on the last N training pairs (default: %(default)s)')
+                          help='score on the last N training pairs (default: %(default)s; unlike '
+                               'test.py, whose default is the test pairs, tuning never scores on '
+                               'them)')
     held_out.add_argument('--folds', type=positive_int, default=None, metavar='K',
                           help='score by K-fold cross-validation on the training pairs instead')
     parser.add_argument('--rounds', type=positive_int, default=3,
                         help='data draws per setting (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=100,
-                        help='round r uses seed+r (default: %(default)s, apart from test.py\'s 0)')
+                        help='round r uses seed+r (default: %(default)s, not test.py\'s 0: '
+                             'tuning rounds draw other pairs than the default run\'s 0-9)')
     parser.add_argument('--per', choices=list(AXES), default=None, metavar='AXIS',
                         help='choose one setting per value of this axis (default: one overall)')
     parser.add_argument('--test_rounds', type=int, default=0, metavar='N',
@@ -103,8 +98,8 @@ def parse_args(argv=None):
         parser.error(f'unknown model {args.model!r}; see python test.py --list')
     if args.folds is not None:
         args.validation = None  # its default, 200, gives way to the folds
-    if held_out_problem(args.validation, args.folds):
-        parser.error(held_out_problem(args.validation, args.folds))
+    if rounds.held_out_problem(args.validation, args.folds):
+        parser.error(rounds.held_out_problem(args.validation, args.folds))
     if args.test_rounds < 0:
         parser.error('--test_rounds must be 0 or more')
     if args.per is not None and getattr(args, args.per) is None:
@@ -152,20 +147,20 @@ def main(argv=None):
 
 def run(args, made_by):
     try:
-        mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
+        rounds.mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     settings = grid(args)
-    held_out = held_out_description(args.validation, args.folds)
+    held_out = rounds.held_out_description(args.validation, args.folds)
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   fixed=args.fixed, base_settings=model_settings(args.model, args.fixed),
                   environment=environment(), **made_by)
-    jobs = [make_job(args.model, r, args.seed + r, split, {**args.fixed, **setting},
+    jobs = [rounds.make_job(args.model, r, args.seed + r, split, {**args.fixed, **setting},
                      args.data_dir, quiet=args.quiet, setting=i, fold=fold)
             for r in range(args.rounds)
-            for fold, split in held_out_sets(args.validation, args.folds)
+            for fold, split in rounds.held_out_sets(args.validation, args.folds)
             for i, setting in enumerate(settings)]
     # The tuning runs, then the chosen settings' test runs (held_out 'test'), in one list.
     runs = []
@@ -187,7 +182,7 @@ def run(args, made_by):
     picks = [i for i in picks if i is not None]
     if args.test_rounds and picks:
         test_seed = args.seed + TEST_SEED_OFFSET
-        jobs = [make_job(args.model, r, test_seed + r, None, {**args.fixed, **settings[i]},
+        jobs = [rounds.make_job(args.model, r, test_seed + r, None, {**args.fixed, **settings[i]},
                          args.data_dir, quiet=args.quiet, setting=i)
                 for r in range(args.test_rounds)
                 for i in picks]
@@ -211,12 +206,12 @@ def collect(jobs, runs, args, output):
     """Run `jobs`, appending each result to `runs`, with a progress line and the
     JSON rewritten after each; returns the seconds taken. Ctrl-C passes through."""
     started = time.perf_counter()
-    for done, run in enumerate(run_jobs(jobs, args.workers), 1):
+    for done, run in enumerate(rounds.run_jobs(jobs, args.workers), 1):
         runs.append(run)
         if args.out:  # before the progress line: a reported run is in the file
             write_json_atomic(args.out, output)
         if not args.quiet:
-            print(progress_line(run, done, len(jobs), time.perf_counter() - started),
+            print(rounds.progress_line(run, done, len(jobs), time.perf_counter() - started),
                   file=sys.stderr, flush=True)
     return time.perf_counter() - started
 
