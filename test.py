@@ -158,11 +158,17 @@ def parse_args(argv=None):
 
 
 def list_models():
+    """Every model under its group, the project's first (a model of two groups
+    shows in both); `reports` is the union of r000 ... r004."""
     width = max(map(len, MODELS))
-    for name, spec in MODELS.items():
-        print(f'{name:{width}s} {count_parameters(build_model(name)):>9,d}  {spec.description}')
-    print('groups: ' + '; '.join(f'{group} ({len(members)} models)'
-                                 for group, members in GROUPS.items()))
+    for group, members in GROUPS.items():
+        if group == 'reports':
+            continue
+        print(f'{group} ({len(members)} models)')
+        for name in members:
+            print(f'  {name:{width}s} {count_parameters(build_model(name)):>9,d}  '
+                  f'{MODELS[name].description}')
+    print(f"reports ({len(GROUPS['reports'])} models): r000 ... r004 together")
 
 
 def round_means(runs, key):
@@ -222,6 +228,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         return run(parse_args(argv), provenance('test.py', argv))
+    except BrokenPipeError:  # the reader left early (python test.py --list | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 1
     except KeyboardInterrupt:  # before any model-round finished: nothing to keep
         print('\ninterrupted', file=sys.stderr)
         return 130

@@ -82,11 +82,14 @@ def test_help_states_the_defaults(capsys):
 def test_list_shows_every_model_with_parameters(capsys):
     assert cli.main(['--list']) == 0
     lines = capsys.readouterr().out.splitlines()
-    listed = [line.split()[:2] for line in lines[:-1]]
-    assert [name for name, _ in listed] == list(MODELS)
+    headings = [line.split()[0] for line in lines if not line.startswith(' ')]
+    assert headings == [group for group in GROUPS if group != 'reports'] + ['reports']
+    assert headings[:3] == ['main', 'heads', 'ablation'], "the project's own first"
+    listed = [line.split()[:2] for line in lines if line.startswith('  ')]
+    assert {name for name, _ in listed} == set(MODELS)
+    assert len(listed) == sum(len(members) for group, members in GROUPS.items() if group != 'reports')
     for name, count in listed:
         assert int(count.replace(',', '')) == count_parameters(build_model(name)), name
-    assert lines[-1].startswith('groups: ') and all(group in lines[-1] for group in GROUPS)
 
 
 @pytest.mark.parametrize('script, args', [('test.py', ['--rounds', '1', '--models', 'mlp',
