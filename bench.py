@@ -337,6 +337,7 @@ def main(argv=None):
                    reference_s=reference_s, project_s=project_s, speedup=speedup,
                    gflop=flops / 1e9, gflops=flops / project_s / 1e9,
                    reference_gflops=flops / reference_s / 1e9, ceiling_gflops=ceiling,
+                   reference_times_s=[t for t, _ in reference], project_times_s=[t for t, _ in project],
                    reference_test_error=[e for _, e in reference],
                    project_test_error=[e for _, e in project], environment=env)
     if not args.no_suite:

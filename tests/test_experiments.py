@@ -39,6 +39,14 @@ def test_grid_is_the_product_of_the_values_given():
     assert tune.grid(tune.parse_args(['mlp'])) == [{}], 'no axis: the model\'s own setting'
 
 
+def test_tuning_scores_are_the_validation_runs_only():
+    runs = [dict(model='m', seed=1, held_out='fold', tag=dict(setting=0, fold=0), held_out_error=2.0),
+            dict(model='m', seed=1, held_out='fold', tag=dict(setting=1, fold=0), held_out_error=3.0),
+            dict(model='m', seed=1, held_out='fold', tag=dict(setting=1, fold=1), failed='nan'),
+            dict(model='m', seed=1001, held_out='test', tag=dict(setting=1), held_out_error=9.0)]
+    assert tune.scores_of(runs, 2) == [[2.0], [3.0]]
+
+
 def test_choice_is_the_lowest_mean_overall_or_per_value():
     settings = [dict(lr=1, optimizer='adam'), dict(lr=2, optimizer='adam'),
                 dict(lr=1, optimizer='sgd'), dict(lr=2, optimizer='sgd')]
