@@ -50,10 +50,13 @@ SCHEDULES = (None, 'onecycle')
 AUGMENTATIONS = ('shift', 'rotate', 'scale', 'elastic', 'erase')
 
 
+def _finite_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def setting_problem(key, value):
     """Why `value` cannot be training setting `key` (a message), or None."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    number = _finite_number(value)
     if key not in DEFAULTS:
         return f'unknown setting {key!r}; known: {", ".join(DEFAULTS)}'
     if key in ('epochs', 'batch_size'):
@@ -71,9 +74,9 @@ def setting_problem(key, value):
     # augment: None, or a dict of moves, each a number >= 0 (erase: a whole number of pixels)
     if value is None:
         return None
-    if not isinstance(value, dict) or not set(value) <= set(AUGMENTATIONS) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-            for v in value.values()) or not isinstance(value.get('erase', 0), int):
+    if not isinstance(value, dict) or not set(value) <= set(AUGMENTATIONS) \
+            or not all(_finite_number(v) and v >= 0 for v in value.values()) \
+            or not isinstance(value.get('erase', 0), int):
         return (f'augment must be None or a dict of {", ".join(AUGMENTATIONS)}, each a number '
                 ">= 0 (erase: an integer), e.g. \"{'shift': 2, 'rotate': 10}\"")
     return None
