@@ -1,5 +1,6 @@
 """Small helpers shared by the scripts: statistics, command-line value types,
-the results table, atomic JSON files and the device choice.
+the results table, atomic JSON files, the device choice, what made a results
+file (provenance), and reading results files (load_results, completed, run_key).
 
 Example:
     python -c "import utils; print(utils.mean_std([1.0, 2.0, 3.0]))"

@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import dlc_practical_prologue as prologue  # the repository root is on the path: pytest.ini
+from train import PairSets
 
-import dlc_practical_prologue as prologue  # noqa: E402
-from train import PairSets  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic_digits(n, seed=0, noise=60.0):
