@@ -85,6 +85,7 @@ def test_run_once_is_reproducible_and_reports_metrics():
     for key in ('train_error', 'held_out_error', 'held_out_digit_error', 'history', 'params'):
         assert first[key] == second[key], key
     assert 0 <= first['held_out_error'] <= 100 and first['train_time_s'] > 0
+    assert 0 < first['eval_time_s'] < first['train_time_s']
     other = train.run_once('cnn_ws_aux', data, seed=8, overrides=overrides)
     assert other['history'] != first['history'], 'another seed gives another run'
 
