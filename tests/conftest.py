@@ -84,9 +84,12 @@ def run_script(script, *args, env=None, timeout=600):
 
 
 def start_script(script, *args):
-    """Start a script with its stdout and stderr piped, for tests that signal it."""
+    """Start a script with its stdout and stderr piped, for tests that signal it.
+    Ctrl-C gets its default meaning back in the child: a shell's background job
+    (pytest ... &) ignores SIGINT, and children inherit that."""
     return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def interrupt_after(process, lines):
