@@ -16,12 +16,14 @@ Each is run `--repeats` times, alternating, on seeds S, S+1, ... (same pairs
 and initial weights for both); the medians are compared. The achieved GFLOP/s
 are counted with torch's FlopCounterMode and set against this core's measured
 float32 matmul rate, the ceiling. Then every model of the default suite trains
-one round, for the time per model-round.
+one round, for the time per model-round. With --records, the time-to-accuracy
+records train beside cnn_2ch and best, and their seconds are given as ratios.
 
 Example:
     PYTORCH_DATA_DIR=../shared/data python bench.py            # table
     PYTORCH_DATA_DIR=../shared/data python bench.py --json     # + one JSON line
     PYTORCH_DATA_DIR=../shared/data python bench.py --variants --no_suite --repeats 1
+    PYTORCH_DATA_DIR=../shared/data python bench.py --records --no_suite --repeats 3
 """
 
 import argparse
@@ -110,6 +112,33 @@ def timed_run_once(name, pairs, seed, settings):
     start = time.perf_counter()
     result = run_once(name, pairs, seed, settings, curves=False)
     return time.perf_counter() - start, result['held_out_error']
+
+
+def records_table(mnist, seed, repeats):
+    """The time-to-accuracy records beside cnn_2ch (the course's 2-second
+    reference) and best: each model's seconds per round as the records count
+    them (training plus predicting the 1000 test pairs, run_once's
+    train_time_s + eval_time_s), the median over `repeats` rounds on seeds
+    seed, seed+1, ... (the models alternate within a round), and as ratios
+    to cnn_2ch's and best's medians of the same run; with the mean test error.
+    Returns (table, {model: {seconds, times_s, test_errors}})."""
+    runs = {name: [] for name in GROUPS['records']}
+    for i in range(repeats):
+        pairs = draw_pairs(mnist, seed + i)
+        for name in runs:
+            warm_up(name, pairs.normalised(), model_settings(name), 'cpu')
+            result = run_once(name, pairs, seed + i, curves=False)
+            runs[name].append((result['train_time_s'] + result['eval_time_s'],
+                               result['held_out_error']))
+            print(f'records, round {i + 1}/{repeats}: {name} {runs[name][-1][0]:.2f} s',
+                  file=sys.stderr, flush=True)
+    medians = {name: statistics.median(t for t, _ in r) for name, r in runs.items()}
+    rows = [[name, f'{medians[name]:.2f}', f'{medians[name] / medians["cnn_2ch"]:.2f}',
+             f'{medians[name] / medians["best"]:.2f}',
+             f'{statistics.fmean(e for _, e in r):.2f}'] for name, r in runs.items()]
+    table = format_table(['model', 's per round', 'x cnn_2ch', 'x best', 'test err %'], rows, '<>>>>')
+    return table, {name: dict(seconds=medians[name], times_s=[t for t, _ in r],
+                              test_errors=[e for _, e in r]) for name, r in runs.items()}
 
 
 def matmul_ceiling(size=1024, repeats=7):
@@ -281,6 +310,9 @@ def parse_args(argv=None):
                              'against NCHW, NCHW without oneDNN, convolutions as matmuls over '
                              'unfolded patches, torch.compile (compiling untimed), and all 10 '
                              'rounds at once with torch.func.vmap')
+    parser.add_argument('--records', action='store_true',
+                        help="also time the time-to-accuracy records beside cnn_2ch and best, "
+                             '--repeats rounds each (about 2 minutes per repeat)')
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object with the results on the last line')
     return parser.parse_args(argv)
@@ -353,6 +385,11 @@ def main(argv=None):
     if args.variants:
         print('one training step, batch 100, 1 thread, ms (median of 60; vmap: of 20, per round):')
         print(variants_table(draw_pairs(mnist, args.seed).normalised()))
+    if args.records:
+        table, summary['records'] = records_table(mnist, args.seed, args.repeats)
+        print(f'time-to-accuracy records, 1 thread, training + predicting the test pairs, '
+              f'medians of {args.repeats} rounds:')
+        print(table)
     if args.json:
         print(json.dumps(summary))
     return 0

@@ -23,6 +23,8 @@ where they differ from train.DEFAULTS; `GROUPS` names sets of them:
   main      the ten models of the comparison (python test.py runs them)
   heads     the head-input ablation
   ablation  `best`, the accuracy model, and its ablation
+  records   the time-to-accuracy records beside the course's reference (cnn_2ch)
+            and `best`, for timing in one run
   reports   the systems of the five reports, r000 ... r004 one report's
             (defined in reports.py with their published numbers)
 
@@ -176,6 +178,25 @@ class PairNet(nn.Module):
         return self.comparison(digits), (digits if self.aux else None)
 
 
+class Ensemble(nn.Module):
+    """Independently trained pair models with digit outputs (train.train trains
+    them one after another, each on its own batch order and augmentation
+    draws); in eval mode their digit probabilities are averaged, and `head`
+    compares the averaged digits."""
+
+    learns_comparison, aux = False, True
+
+    def __init__(self, member, count, head=ProbabilityComparison):
+        super().__init__()
+        self.members = nn.ModuleList([member() for _ in range(count)])
+        self.comparison = head()
+
+    def forward(self, x):
+        probabilities = torch.stack([member.digit_logits(x).softmax(-1) for member in self.members])
+        digits = probabilities.mean(0).log()
+        return self.comparison(digits), digits
+
+
 class TwoChannelNet(nn.Module):
     """One network on the whole pair (N, 2, 14, 14) -> pair logits, target loss only."""
 
@@ -276,6 +297,52 @@ BEST_ABLATION = {
                                    '(no BatchNorm)', partial(best_net, course_cnn), BEST),
 }
 
+# --- The time-to-accuracy records (one core; EXPERIMENTS.md, "Time-to-accuracy") ----
+# best's head and training on the course's convnet with BatchNorm, at batch 50 and
+# a higher peak rate: chosen on 5-fold cross-validation of the training pairs.
+
+RECORD_TRAINING = dict(BEST, batch_size=50, lr=2e-2)
+
+
+def record_net(tta):
+    return best_net(partial(course_cnn, batchnorm=True), tta=tta)
+
+
+RECORDS = {
+    'course_budget': ModelSpec('the best error within 2 s per round: the course CNN with '
+                               "BatchNorm, best's head and training, 12 epochs at batch 50",
+                               partial(record_net, tta=False), dict(RECORD_TRAINING, epochs=12)),
+    'fast': ModelSpec('the best error within 10 s per round: course_budget trained 35 epochs '
+                      'at a peak rate of 1e-2, with test-time shift averaging',
+                      partial(record_net, tta=True), dict(RECORD_TRAINING, epochs=35, lr=1e-2)),
+}
+
+
+def record_ablation(name):
+    """Record `name` with one ingredient changed at a time: what each buys."""
+    spec = RECORDS[name]
+    tta = spec.build.keywords['tta']
+    settings = spec.settings
+    variants = {
+        'no_batchnorm': ('on the course CNN without BatchNorm', partial(best_net, course_cnn, tta=tta),
+                         settings),
+        'no_augment': ('trained on the digits as they are', spec.build, dict(settings, augment=None)),
+        'no_smoothing': ('without label smoothing', spec.build, dict(settings, label_smoothing=0.0)),
+        'batch_100': ("at the course's batch of 100 pairs", spec.build, dict(settings, batch_size=100)),
+        'best_rate': ("at best's peak rate, 3e-3", spec.build, dict(settings, lr=BEST['lr'])),
+        'no_tta' if tta else 'tta': (('without' if tta else 'with') + ' test-time shift averaging',
+                                     partial(record_net, tta=not tta), settings),
+    }
+    return {f'{name}_{key}': ModelSpec(f'{name} {text}', build, changed)
+            for key, (text, build, changed) in variants.items()}
+
+
+RECORDS['fast_ensemble'] = ModelSpec(
+    'the accuracy record: 8 fast models trained one after another, their digit '
+    'probabilities averaged', partial(Ensemble, RECORDS['fast'].build, 8),
+    RECORDS['fast'].settings)
+RECORD_ABLATION = {**record_ablation('course_budget'), **record_ablation('fast')}
+
 MODELS = {
     **MAIN,
     **HEADS,
@@ -283,11 +350,16 @@ MODELS = {
                       'one-cycle rate, test-time shift averaging; pair = exact '
                       'P(first <= second) from the digit probabilities', best_net, BEST),
     **BEST_ABLATION,
+    **RECORDS,
+    **RECORD_ABLATION,
 }
 GROUPS = {'main': list(MAIN),
           'heads': ['cnn_ws_aux', 'cnn_ws_aux_rawhead', 'mlp_ws_aux', 'mlp_ws_aux_rawhead',
                     'cnn_ws', 'cnn_ws_softhead'],
-          'ablation': ['best', *BEST_ABLATION]}
+          'ablation': ['best', *BEST_ABLATION],
+          'records': ['cnn_2ch', *RECORDS, 'best'],
+          'course_budget_ablation': ['course_budget', *record_ablation('course_budget')],
+          'fast_ablation': ['fast', *record_ablation('fast')]}
 
 
 def build_model(name):

@@ -11,11 +11,14 @@ this script says how to install it when it is missing.
   mistakes  a grid of misclassified test pairs of one model and round, with
             their true digits and the digits the model read (needs MNIST:
             the pairs are drawn again from the round's seed)
+  time      time to accuracy: test error (mean ± std) against seconds per
+            round (training + predicting the test pairs, median), log scales
 
 Examples:
     python test.py --models main --curves --out results/curves.json
     python plots.py curves results/curves.json --out figures
     python plots.py heatmap results/default.json --model cnn_ws_aux --out figures
+    python plots.py time results/records.json --out figures
     PYTORCH_DATA_DIR=../shared/data python plots.py mistakes results/default.json \\
         --model cnn_ws_aux --out figures
 """
@@ -25,7 +28,7 @@ import os
 import statistics
 import sys
 
-from utils import completed, load_results
+from utils import completed, format_table, load_results
 
 DIGITS = 10
 
@@ -153,19 +156,70 @@ def plot_mistakes(plt, results, model, round_index, data_dir, out, count=16):
     return [save(figure, out, f'mistakes_{model}.pdf')]
 
 
-def save(figure, out, name):
+def seconds_and_errors(results, models):
+    """{model: (median seconds per round, mean and std of the held-out error)}
+    for the models with times, the seconds as the records count them: training
+    plus predicting the held-out pairs (training alone in files older than
+    eval_time_s)."""
+    points = {}
+    for model in models:
+        runs = completed(results, model)
+        if not runs:
+            continue
+        errors = [r['held_out_error'] for r in runs]
+        points[model] = (statistics.median(r['train_time_s'] + r.get('eval_time_s', 0.0) for r in runs),
+                         statistics.fmean(errors),
+                         statistics.stdev(errors) if len(errors) > 1 else 0.0)
+    return points
+
+
+def time_to_accuracy_table(results, models):
+    """The points of plot_time_to_accuracy as a text table, fastest first, with
+    the seconds as ratios to cnn_2ch's and best's where the file has them."""
+    points = seconds_and_errors(results, models)
+    references = [name for name in ('cnn_2ch', 'best') if name in points]
+    rows = [[model, f'{mean:.2f} ± {std:.2f}', f'{seconds:.2f}']
+            + [f'{seconds / points[name][0]:.2f}' for name in references]
+            for model, (seconds, mean, std) in sorted(points.items(), key=lambda item: item[1][0])]
+    return format_table(['model', 'error %', 's per round'] + [f'x {name}' for name in references],
+                        rows, '<>>' + '>' * len(references))
+
+
+def plot_time_to_accuracy(plt, results, models, out):
+    """Held-out error (mean ± std over rounds) against seconds per round (log
+    scales), one labelled point per model, as PDF (the report) and PNG (the
+    README); returns the files written."""
+    points = seconds_and_errors(results, models)
+    if not points:
+        raise ValueError('none of these models has finished runs in this file')
+    figure, ax = plt.subplots(figsize=(4.6, 3.0))
+    for model, (seconds, mean, std) in points.items():
+        ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=3, capsize=2)
+        ax.annotate(model, (seconds, mean), textcoords='offset points', xytext=(4, 3), fontsize=6)
+    held_out = completed(results, next(iter(points)))[0]['held_out']
+    ax.set(xscale='log', yscale='log', xlabel='seconds per round, one core (training + prediction)',
+           ylabel=f'{held_out} error (% of pairs)',
+           title=f'time to accuracy, mean ± std over {len(completed(results, model))} rounds')
+    ax.grid(True, which='both', lw=0.3, alpha=0.5)
+    figure.tight_layout()
+    return [save(figure, out, 'time_to_accuracy.pdf', clear=False), save(figure, out, 'time_to_accuracy.png')]
+
+
+def save(figure, out, name, clear=True):
     path = os.path.join(out, name)
-    figure.savefig(path, bbox_inches='tight', metadata={'CreationDate': None})  # reproducible
-    figure.clf()
+    metadata = {'CreationDate': None} if name.endswith('.pdf') else {'Software': None}
+    figure.savefig(path, bbox_inches='tight', metadata=metadata)  # reproducible: no date
+    if clear:
+        figure.clf()
     return path
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Figures from a results file of test.py.')
-    parser.add_argument('figure', choices=('curves', 'heatmap', 'mistakes'))
+    parser.add_argument('figure', choices=('curves', 'heatmap', 'mistakes', 'time'))
     parser.add_argument('results', help='a results JSON written by test.py --out')
     parser.add_argument('--model', default=None,
-                        help='the model (heatmap, mistakes; for curves: default every model)')
+                        help='the model (heatmap, mistakes; for curves and time: default every model)')
     parser.add_argument('--round', type=int, default=1, help='mistakes: which round (default: 1)')
     parser.add_argument('--data_dir', default=None,
                         help='mistakes: folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
@@ -181,7 +235,7 @@ def main(argv=None):
         print(f'error: no model {args.model!r} in {args.results}; it has {", ".join(models)}',
               file=sys.stderr)
         return 1
-    if args.figure != 'curves' and args.model is None:
+    if args.figure in ('heatmap', 'mistakes') and args.model is None:
         print(f'error: {args.figure} needs --model (one of {", ".join(models)})', file=sys.stderr)
         return 1
     plt = load_pyplot()
@@ -192,6 +246,10 @@ def main(argv=None):
     try:
         if args.figure == 'curves':
             written = plot_curves(plt, results, [args.model] if args.model else models, args.out)
+        elif args.figure == 'time':
+            chosen = [args.model] if args.model else models
+            print(time_to_accuracy_table(results, chosen))
+            written = plot_time_to_accuracy(plt, results, chosen, args.out)
         elif args.figure == 'heatmap':
             written = plot_heatmap(plt, results, args.model, args.out)
         else:

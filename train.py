@@ -216,16 +216,25 @@ def erased_squares(images, side, generator):
     return torch.where(inside, background, images)
 
 
+# Pairs per forward pass when evaluating. In passes of 100 the activations stay
+# in cache: predicting 1000 pairs with test-time shift averaging takes 0.2 s
+# instead of 0.6 s in one pass (fast, one thread), 0.8 s instead of 2.1 s (best).
+EVAL_BATCH = 100
+
+
 def eval_outputs(model, input):
-    """The model's outputs on a whole set, in eval mode and without autograd;
-    the model's mode is restored afterwards."""
+    """The model's outputs on a whole set (in passes of EVAL_BATCH pairs), in
+    eval mode and without autograd; the model's mode is restored afterwards."""
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            return model(input)
+            passes = [model(input[start:start + EVAL_BATCH])
+                      for start in range(0, input.size(0), EVAL_BATCH)]
     finally:
         model.train(was_training)
+    pair_logits, digit_logits = zip(*passes)
+    return torch.cat(pair_logits), (None if digit_logits[0] is None else torch.cat(digit_logits))
 
 
 def pair_error(pair_logits, target):
@@ -260,10 +269,22 @@ def make_optimizer(name, parameters, lr, momentum=0.9, weight_decay=0.0):
     raise ValueError(f'unknown optimizer {name!r}; known: {", ".join(OPTIMIZERS)}')
 
 
-def train(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_weight=1.0,
-          momentum=0.9, weight_decay=0.0, swap=None, augment=None, label_smoothing=0.0, schedule=None,
-          generator=None, curves=True, on_epoch=None):
-    """Train `model` on data.train_* and return the per-epoch history.
+def train(model, data, **settings):
+    """Train `model` on data.train_* (see train_one) and return the per-epoch
+    history. The members of an ensemble (models.Ensemble) are trained one
+    after another, each on its own batch order and augmentation draws, and the
+    history is their mean."""
+    if not hasattr(model, 'members'):
+        return train_one(model, data, **settings)
+    histories = [train_one(member, data, **settings) for member in model.members]
+    return {key: [sum(values) / len(values) for values in zip(*(h[key] for h in histories))]
+            for key in histories[0]}
+
+
+def train_one(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_weight=1.0,
+              momentum=0.9, weight_decay=0.0, swap=None, augment=None, label_smoothing=0.0,
+              schedule=None, generator=None, curves=True, on_epoch=None):
+    """Train one pair model on data.train_* and return the per-epoch history.
 
     Train loss and error are averaged over the epoch's batches as they are
     trained (free); with `curves`, the loss and error on the held-out pairs

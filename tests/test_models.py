@@ -26,11 +26,11 @@ def test_forward_and_backward(name):
         assert getattr(model, 'aux', False) == (name.endswith('_aux') or name == 'cnn_digits')
     if getattr(model, 'aux', False):
         assert digit_logits.shape == (6, 2, 10)
-        loss = pair_logits.logsumexp(1).sum() + digit_logits.logsumexp(-1).sum()
+        loss = (pair_logits * torch.randn(6, 2)).sum() + (digit_logits * torch.randn(6, 2, 10)).sum()
     else:
         assert digit_logits is None
-        loss = pair_logits.logsumexp(1).sum()
-    loss.backward()
+        loss = (pair_logits * torch.randn(6, 2)).sum()
+    loss.backward()  # random weights: normalised outputs (log-probabilities) still carry a gradient
     exceptions = biases_before_batchnorm(model)
     for parameter_name, parameter in model.named_parameters():
         grad = parameter.grad
@@ -165,3 +165,16 @@ def test_shift_averaged_tower_averages_probabilities_in_eval_mode_only():
     expected = torch.stack([tower(torch.roll(x, s, dims=(2, 3))).softmax(1)
                             for s in models.ShiftAveraged.SHIFTS]).mean(0)
     torch.testing.assert_close(out.exp(), expected)
+
+
+def test_ensemble_compares_its_members_mean_digit_probabilities():
+    torch.manual_seed(0)
+    member = lambda: models.PairNet(models.mlp_tower, head=models.ProbabilityComparison)  # noqa: E731
+    ensemble = models.Ensemble(member, 3).eval()
+    x = torch.randn(4, 2, 14, 14)
+    pair_logits, digits = ensemble(x)
+    mean = torch.stack([m(x)[1].softmax(-1) for m in ensemble.members]).mean(0)
+    torch.testing.assert_close(digits.exp(), mean)
+    torch.testing.assert_close(pair_logits, models.ProbabilityComparison()(mean.log()))
+    assert not torch.allclose(ensemble.members[0](x)[1], ensemble.members[1](x)[1]), \
+        'members start from their own weights'

@@ -268,3 +268,30 @@ def test_onecycle_schedule_and_label_smoothing_train():
     assert train.digit_error(model, data.train_input, data.train_classes) < 30
     with pytest.raises(ValueError, match='onecycle'):
         train.train(model, data, **dict(FAST, schedule='cosine'))
+
+
+def test_ensemble_members_train_one_after_another_on_their_own_draws():
+    import copy
+
+    import models
+    data = synthetic_pairs(100).normalised()
+    torch.manual_seed(0)
+    member = lambda: models.PairNet(models.mlp_tower, head=models.ProbabilityComparison)  # noqa: E731
+    ensemble = models.Ensemble(member, 2)
+    first, second = copy.deepcopy(list(ensemble.members))
+    settings = dict(FAST, epochs=2, augment=dict(shift=1))
+    history = train.train(ensemble, data, generator=torch.Generator().manual_seed(5), **settings)
+    # By hand: the first member, then the second with the same generator going on.
+    generator = torch.Generator().manual_seed(5)
+    first_history = train.train(first, data, generator=generator, **settings)
+    second_history = train.train(second, data, generator=generator, **settings)
+    for trained, expected in zip(ensemble.members, (first, second)):
+        for a, b in zip(trained.state_dict().values(), expected.state_dict().values()):
+            assert torch.equal(a, b)
+    for key, values in history.items():
+        assert values == pytest.approx([(a + b) / 2 for a, b in
+                                        zip(first_history[key], second_history[key])])
+    # The second member's draws are its own: the first member's would train it otherwise.
+    again = copy.deepcopy(second)
+    train.train(again, data, generator=torch.Generator().manual_seed(5), **settings)
+    assert not torch.equal(again.towers[0][1].weight, ensemble.members[1].towers[0][1].weight)
