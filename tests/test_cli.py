@@ -20,7 +20,8 @@ def run_cli(*args, env=None):
 
 @pytest.mark.parametrize('args, message', [
     (['--models', 'cnn,resnet'],
-     "unknown model 'resnet'; known groups: main, heads, ablation, records, course_budget_ablation, fast_ablation, reports, r000"),
+     "unknown model 'resnet'; known groups: main, heads, ablation, records, "
+     'course_budget_ablation, fast_ablation, reports, r000'),
     (['--models', ','], 'no model named'),
     (['--rounds', '0'], '0 is below 1'),
     (['--epochs', '-2'], '-2 is below 1'),
