@@ -119,6 +119,36 @@ def ablation_table(validation, test, models):
     return table('lrrrr', ['model', 'val err \\%', 'test err \\%', 'digit \\%', 's'], rows)
 
 
+def time_table(results, models):
+    """Time to accuracy: every model of a run, fastest first, its test error,
+    and its seconds per round (training + predicting the test pairs, median)
+    also as a multiple of cnn_2ch's."""
+    points = plots.seconds_and_errors(results, models)
+    reference = points['cnn_2ch'][0]
+    rows = [[tex_name(name), f"{completed(results, name)[0]['params']:,}",
+             pm((r['held_out_error'] for r in completed(results, name)), 2),
+             f'{seconds:.1f}', f'{seconds / reference:.2f}']
+            for name, (seconds, _, _) in sorted(points.items(), key=lambda item: item[1][0])]
+    return table('lrrrr', ['model', 'params', 'test err \\%', 's', '$\\times$ \\m{cnn\\_2ch}'], rows)
+
+
+def record_ablation_table(validation, test, record, variants):
+    """One ingredient of a record changed at a time: validation error (folds),
+    test error, the paired change of test error against the record with its
+    95% interval, and seconds per round (training + prediction, median)."""
+    rows = []
+    for name in [record, *variants]:
+        val, tst = completed(validation, name), completed(test, name)
+        change = '--'
+        if name != record:
+            effect = effects.effects(test, [(name, record, name)])[0]
+            change = f"{effect['mean']:+.2f} [{effect['low']:+.2f}, {effect['high']:+.2f}]"
+        rows.append([tex_name(name.replace(record + '_', '') if name != record else name),
+                     pm((r['held_out_error'] for r in val), 2), pm((r['held_out_error'] for r in tst), 2),
+                     change, f"{statistics.median(r['train_time_s'] + r['eval_time_s'] for r in tst):.1f}"])
+    return table('lrrrr', ['variant', 'val err \\%', 'test err \\%', '$\\Delta$ test pp', 's'], rows)
+
+
 def same_seeds(results, other):
     """The rounds of `results` whose seeds `other` (a results file) also has."""
     seeds = {r['seed'] for r in other['results']}
@@ -180,6 +210,13 @@ def main(argv=None):
                          ablation_test['results'] + same_seeds(best['results'], ablation_test),
                          ['best'] + ablation_test['config']['models']))
     write(generated, 'reports_table.tex', reports_table(load('reports.json')['results']))
+    records = load('records.json')
+    write(generated, 'time_table.tex', time_table(records['results'], records['config']['models']))
+    for record in ('course_budget', 'fast'):
+        validation, test = load(f'records_dev/{record}_ablation_folds.json'), load(f'{record}_ablation.json')
+        variants = [name for name in test['config']['models'] if name != record]
+        write(generated, f'{record}_ablation_table.tex',
+              record_ablation_table(validation['results'], test['results'], record, variants))
     bench = bench_numbers()
     best_runs = completed(best['results'], 'best')
     best_mean, best_std = mean_std(r['held_out_error'] for r in best_runs)
@@ -196,6 +233,16 @@ def main(argv=None):
         bestDigitError=pm(r['held_out_digit_error'] for r in best_runs),
         bestParams=f"{best_runs[0]['params']:,}".replace(',', '{,}'),
     )
+    points = plots.seconds_and_errors(records['results'], records['config']['models'])
+    for key, name, reference in (('Budget', 'course_budget', 'cnn_2ch'), ('Fast', 'fast', 'best'),
+                                 ('Ensemble', 'fast_ensemble', 'best')):
+        seconds, mean, std = points[name]
+        numbers.update({f'record{key}Error': f'{mean:.2f}', f'record{key}Std': f'{std:.2f}',
+                        f'record{key}Time': f'{seconds:.1f}',
+                        f'record{key}Ratio': f'{seconds / points[reference][0]:.2f}'})
+    numbers.update(recordsSeed=records['config']['seed'],
+                   recordsBestError=f"{points['best'][1]:.2f}", recordsBestTime=f"{points['best'][0]:.0f}",
+                   recordsReferenceTime=f"{points['cnn_2ch'][0]:.2f}")
     equal, adjacent, far = closeness_errors(default['results'], 'cnn_ws_aux')
     numbers.update(heatEqual=f'{equal:.1f}', heatAdjacent=f'{adjacent:.1f}', heatFar=f'{far:.1f}')
     for name in main_models:
@@ -209,6 +256,7 @@ def main(argv=None):
         return 1
     plots.plot_curves(plt, load('curves.json')['results'], main_models, figures)
     plots.plot_heatmap(plt, default['results'], 'cnn_ws_aux', figures)
+    plots.plot_time_to_accuracy(plt, records['results'], records['config']['models'], figures)
     print(f'wrote {generated} and {figures}')
     return 0
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 import torch
-from conftest import load_script, real_mnist_dir, run_script, write_idx
+from conftest import load_script, real_mnist_dir, run_script, synthetic_pairs, write_idx
 
 from models import GROUPS, MODELS, build_model, count_parameters
 
@@ -237,6 +237,30 @@ def test_bench_reports_speed_and_same_errors(fake_mnist):
     assert len(reference_errors) == len(project_errors) == 3
     assert max(reference_errors + project_errors) < 30
     assert abs(statistics.fmean(reference_errors) - statistics.fmean(project_errors)) < 5
+
+
+def test_bench_records_are_medians_of_training_plus_prediction_as_ratios(monkeypatch):
+    import bench
+    times = dict(cnn_2ch=[(1.5, 0.5), (2.5, 0.5), (9.0, 1.0)],   # 2, 3, 10: median 3
+                 course_budget=[(2.0, 0.4), (1.0, 0.2), (1.4, 0.1)],   # 2.4, 1.2, 1.5: median 1.5
+                 best=[(29.0, 1.0), (59.0, 1.0), (39.0, 1.0)])   # median 40
+    calls = []
+
+    def fake_run_once(name, pairs, seed, overrides=None, curves=True):
+        calls.append((name, seed, curves))
+        train, predict = times[name][seed - 7]
+        return dict(train_time_s=train, eval_time_s=predict, held_out_error=float(seed))
+    monkeypatch.setattr(bench, 'GROUPS', dict(records=list(times)))
+    monkeypatch.setattr(bench, 'run_once', fake_run_once)
+    monkeypatch.setattr(bench, 'warm_up', lambda *args: None)
+    monkeypatch.setattr(bench, 'model_settings', lambda name: {})
+    monkeypatch.setattr(bench, 'draw_pairs', lambda mnist, seed: synthetic_pairs(10))
+    table, records = bench.records_table(None, seed=7, repeats=3)
+    assert calls[:3] == [('cnn_2ch', 7, False), ('course_budget', 7, False), ('best', 7, False)], \
+        'the models alternate within a round, without curves'
+    assert records['course_budget']['seconds'] == 1.5 and records['best']['seconds'] == 40.0
+    row = next(line.split() for line in table.splitlines() if line.startswith('course_budget'))
+    assert row[1:] == ['1.50', '0.50', '0.04', '8.00']  # s, x cnn_2ch, x best, mean error
 
 
 def test_bench_unfolded_convolution_matches_torch():

@@ -221,6 +221,33 @@ def test_figures_from_a_small_curves_run(fake_mnist, tmp_path, run_main):
     assert all(p.stat().st_size > 1000 for p in figures.iterdir())
 
 
+def timed_results(points):
+    """Results of models {name: [(train s, eval s, error %) per round]}."""
+    return [dict(model=name, round=i, seed=i, held_out='test', train_time_s=train, eval_time_s=predict,
+                 held_out_error=error, params=1, history={})
+            for name, rounds in points.items() for i, (train, predict, error) in enumerate(rounds)]
+
+
+def test_time_to_accuracy_counts_training_and_prediction_medians(tmp_path, run_main):
+    results = timed_results(dict(
+        cnn_2ch=[(1.0, 0.0, 17.0), (3.0, 0.0, 19.0), (2.0, 0.0, 18.0)],   # median 2 s
+        best=[(19.0, 1.0, 1.0), (39.0, 1.0, 2.0), (29.0, 1.0, 0.0)],      # 20, 40, 30: median 30
+        fast=[(4.0, 2.0, 1.0), (5.0, 1.0, 1.0), (6.0, 0.5, 4.0)]))        # 6, 6, 6.5: median 6
+    points = plots.seconds_and_errors(results, ['cnn_2ch', 'best', 'fast'])
+    assert points['best'] == (30.0, 1.0, 1.0) and points['fast'][0] == 6.0
+    assert points['fast'][1:] == pytest.approx((2.0, math.sqrt(3)))
+    lines = plots.time_to_accuracy_table(results, ['best', 'fast', 'cnn_2ch']).splitlines()
+    assert [line.split()[0] for line in lines[2:]] == ['cnn_2ch', 'fast', 'best'], 'fastest first'
+    assert lines[3].split()[-3:] == ['6.00', '3.00', '0.20']  # fast: s, x cnn_2ch, x best
+    path = tmp_path / 'r.json'
+    path.write_text(json.dumps(dict(config={}, results=results)))
+    result = run_main(plots, 'time', str(path), '--out', str(tmp_path / 'figures'))
+    assert result.returncode == 0, result.stderr
+    assert lines[3] in result.stdout
+    for name in ('time_to_accuracy.pdf', 'time_to_accuracy.png'):
+        assert (tmp_path / 'figures' / name).stat().st_size > 1000
+
+
 def test_plots_refuse_an_unknown_model(tmp_path, run_main):
     path = results_file(tmp_path, dict(cnn=[15.0]))
     result = run_main(plots, 'heatmap', str(path), '--model', 'mlp')
@@ -269,7 +296,8 @@ def test_report_assets_come_from_the_committed_results(tmp_path):
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr
     generated = tmp_path / 'generated'
-    for table in ('main', 'effects', 'sweep', 'optimizer', 'tuning', 'ablation', 'reports'):
+    for table in ('main', 'effects', 'sweep', 'optimizer', 'tuning', 'ablation', 'reports', 'time',
+                  'course_budget_ablation', 'fast_ablation'):
         text = (generated / f'{table}_table.tex').read_text()
         assert text.count('\\\\') >= 3 and 'nan' not in text, table
     numbers = (generated / 'numbers.tex').read_text()
@@ -277,6 +305,8 @@ def test_report_assets_come_from_the_committed_results(tmp_path):
     main_table = (generated / 'main_table.tex').read_text()
     assert 'cnn\\_ws\\_aux' in main_table and '3.5 $\\pm$ 0.6' in main_table
     assert (tmp_path / 'figures' / 'curves_all.pdf').stat().st_size > 1000
+    assert (tmp_path / 'figures' / 'time_to_accuracy.pdf').stat().st_size > 1000
+    assert '\\newcommand{\\recordFastRatio}' in numbers
 
 
 def test_effects_pair_rounds_by_seed_across_files(tmp_path, run_main):

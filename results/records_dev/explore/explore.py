@@ -1,0 +1,99 @@
+"""Issue 14's exploration script, kept as it was run (a throwaway, not part of
+the product): each line of a .jsonl file on stdin is one recipe (tower,
+epochs, rate, batch, test-time averaging, members...); every recipe trains
+on the folds of K-fold cross-validation of the training pairs of the given
+seeds (development seeds only) and prints its mean validation pair and digit
+errors and its median seconds per 1000-pair round; the per-fit errors,
+in (seed, fold) order, go to the .out file, for paired comparisons.
+
+Run from the repository root, e.g.:
+    PYTHONPATH=. PYTORCH_DATA_DIR=../shared/data python results/records_dev/explore/explore.py \
+        '{"seeds": [400, 401, 402, 403]}' results/records_dev/explore/r4.out \
+        < results/records_dev/explore/r4.jsonl
+
+r1-r4 ran before the init seed became seed*100+member (the members option)
+and r1-r7 before evaluation in passes of 100 pairs (same predictions, the
+eval seconds of test-time averaging then about twice as long).
+"""
+import time, sys, os, json, math, multiprocessing as mp
+import torch
+from torch import nn
+import torch.nn.functional as F
+import models, train as T, rounds
+from models import *
+
+def bn_small(width=16, hidden=64, dropout=0.0, double=True, pool='max'):
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    l = block(1, width) + (block(width, width) if double else []) + [nn.MaxPool2d(2)]
+    l += block(width, 2*width) + (block(2*width, 2*width) if double else []) + [nn.MaxPool2d(2)]
+    l += [nn.Flatten(), nn.Linear(2*width*9, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU()]
+    l += ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(hidden, 10)]
+    return nn.Sequential(*l)
+
+TOWERS = {
+ 'course': lambda **k: course_cnn(**k),
+ 'course_bn': lambda **k: course_cnn(batchnorm=True, **k),
+ 'bn24': lambda **k: bn_cnn(**k),
+ 'bn_small': bn_small,
+ 'post': lambda c1=32, c2=64, hidden=200: nn.Sequential(nn.Conv2d(1, c1, 3, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c1), nn.ReLU(), nn.Conv2d(c1, c2, 3, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c2), nn.ReLU(), nn.Flatten(), nn.Linear(c2 * 4, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 10)),
+ 'narrow_bn': lambda c1=32, c2=48, hidden=128: nn.Sequential(nn.Conv2d(1, c1, 3), nn.BatchNorm2d(c1), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(c1, c2, 3), nn.BatchNorm2d(c2), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(c2*4, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 10)),
+}
+AUG = dict(shift=1.5, rotate=12.0, scale=0.1)
+
+def run(job):
+    torch.set_num_threads(1)
+    cfg, seed, fold, folds = job
+    if 'shifts' in cfg: ShiftAveraged.SHIFTS = tuple(map(tuple, cfg['shifts']))
+    pairs = rounds.round_pairs(os.environ.get('PYTORCH_DATA_DIR'), seed, ('fold', fold, folds)).normalised()
+    tk = cfg.get('tower_kw', {})
+    make = lambda: TOWERS[cfg['tower']](**tk)
+    st = dict(epochs=cfg['epochs'], batch_size=cfg.get('bs', 50), lr=cfg.get('lr', 2e-2), optimizer='adam',
+              aux_weight=1.0, label_smoothing=cfg.get('ls', 0.1), schedule='onecycle',
+              augment=cfg.get('augment', AUG), weight_decay=cfg.get('wd', 0.0))
+    # warm-up
+    net = PairNet(make, head=ProbabilityComparison, tta=cfg.get('tta', True)).to(memory_format=torch.channels_last)
+    few = pairs._replace(train_input=pairs.train_input[:st['batch_size']], train_target=pairs.train_target[:st['batch_size']], train_classes=pairs.train_classes[:st['batch_size']])
+    T.train(net, few, **dict(st, epochs=2), curves=False)
+    T.eval_outputs(net, pairs.test_input[:10])
+    nets = []
+    t0 = time.perf_counter()
+    for m in range(cfg.get('members', 1)):
+        torch.manual_seed(seed * 100 + m)
+        net = PairNet(make, head=ProbabilityComparison, tta=cfg.get('tta', True)).to(memory_format=torch.channels_last)
+        gen = torch.Generator().manual_seed(seed * 100 + m)
+        T.train(net, pairs, generator=gen, curves=False, **st)
+        nets.append(net)
+    tt = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    outs = [T.eval_outputs(n, pairs.test_input) for n in nets]
+    if len(nets) == 1:
+        out = outs[0]
+    else:
+        logp = torch.stack([o[1].log_softmax(-1) for o in outs]).exp().mean(0).log()
+        out = (nets[0].comparison(logp), logp)
+    te = time.perf_counter() - t0
+    return dict(err=T.pair_error(out[0], pairs.test_target), derr=T.digit_error(net, None, pairs.test_classes, out),
+                train_s=tt, eval_s=te, n=len(pairs.test_target), ntrain=len(pairs.train_target))
+
+def explore(configs, seeds=(400, 401), folds=5, workers=2):
+    jobs = [(c, s, k, folds) for c in configs for s in seeds for k in range(folds)]
+    with mp.get_context('spawn').Pool(workers) as pool:
+        res = pool.map(run, jobs, chunksize=1)
+    per = len(seeds) * folds
+    out = []
+    for i, c in enumerate(configs):
+        r = res[i*per:(i+1)*per]
+        err = sum(x['err'] for x in r) / per; derr = sum(x['derr'] for x in r) / per
+        med = lambda v: sorted(v)[len(v)//2]
+        scale = 1000 / r[0]['ntrain']
+        tt = med([x['train_s'] for x in r]) * scale; te = med([x['eval_s'] for x in r]) * 1000 / r[0]['n']
+        out.append(dict(cfg=c, err=err, derr=derr, train_s=tt, eval_s=te, errs=[x['err'] for x in r], derrs=[x['derr'] for x in r]))
+        print(f"{json.dumps(c):90s} val {err:5.2f}  digit {derr:5.2f}  train/1000 {tt:5.2f}s  eval/1000 {te:5.3f}s  total {tt+te:5.2f}", flush=True)
+    return out
+
+if __name__ == '__main__':
+    configs = [json.loads(l) for l in sys.stdin if l.strip()]
+    out = explore(configs, **json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
+    with open(sys.argv[2] if len(sys.argv) > 2 else '/tmp/s5/last.json', 'a') as f:
+        for o in out: f.write(json.dumps(o) + '\n')
