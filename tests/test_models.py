@@ -178,3 +178,32 @@ def test_ensemble_compares_its_members_mean_digit_probabilities():
     torch.testing.assert_close(pair_logits, models.ProbabilityComparison()(mean.log()))
     assert not torch.allclose(ensemble.members[0](x)[1], ensemble.members[1](x)[1]), \
         'members start from their own weights'
+
+
+@pytest.mark.parametrize('record', ['course_budget', 'fast'])
+def test_record_ablation_changes_one_ingredient_each(record):
+    def kinds(name):
+        return {type(m).__name__ for m in build_model(name).modules()}
+    settings = MODELS[record].settings
+    changed = {variant: {k for k in settings if MODELS[variant].settings[k] != settings[k]}
+               for variant in GROUPS[f'{record}_ablation'][1:]}
+    assert changed == {f'{record}_no_batchnorm': set(), f'{record}_no_augment': {'augment'},
+                       f'{record}_no_smoothing': {'label_smoothing'},
+                       f'{record}_batch_100': {'batch_size'}, f'{record}_best_rate': {'lr'},
+                       f'{record}_{"no_tta" if record == "fast" else "tta"}': set()}
+    assert 'BatchNorm2d' in kinds(record) and 'BatchNorm2d' not in kinds(f'{record}_no_batchnorm')
+    tta = 'ShiftAveraged' in kinds(record)
+    assert tta == (record == 'fast')
+    switched = f'{record}_no_tta' if tta else f'{record}_tta'
+    assert ('ShiftAveraged' in kinds(switched)) != tta
+    assert ('ShiftAveraged' in kinds(f'{record}_no_batchnorm')) == tta
+    assert MODELS[f'{record}_batch_100'].settings['batch_size'] == 100
+    assert MODELS[f'{record}_best_rate'].settings['lr'] == models.BEST['lr']
+
+
+def test_the_ensemble_record_is_eight_fast_models():
+    ensemble = build_model('fast_ensemble')
+    assert len(ensemble.members) == 8
+    layers = lambda model: [repr(m) for m in model.modules()]  # noqa: E731
+    assert all(layers(m) == layers(build_model('fast')) for m in ensemble.members)
+    assert MODELS['fast_ensemble'].settings == MODELS['fast'].settings
