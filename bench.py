@@ -40,6 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import dlc_practical_prologue as prologue
 from models import GROUPS, build_model
+from plots import seconds_and_errors, time_to_accuracy_table
 from rounds import draw_pairs
 from train import DEFAULTS, model_settings, pair_loss, run_once, warm_up
 from utils import environment, format_table, positive_int
@@ -116,29 +117,20 @@ def timed_run_once(name, pairs, seed, settings):
 
 def records_table(mnist, seed, repeats):
     """The time-to-accuracy records beside cnn_2ch (the course's 2-second
-    reference) and best: each model's seconds per round as the records count
-    them (training plus predicting the 1000 test pairs, run_once's
-    train_time_s + eval_time_s), the median over `repeats` rounds on seeds
-    seed, seed+1, ... (the models alternate within a round), and as ratios
-    to cnn_2ch's and best's medians of the same run; with the mean test error.
-    Returns (table, {model: {seconds, times_s, test_errors}})."""
-    runs = {name: [] for name in GROUPS['records']}
+    reference) and best, `repeats` rounds each on seeds seed, seed+1, ...
+    (the models alternate within a round): plots.time_to_accuracy_table of
+    the runs (seconds = training + predicting the 1000 test pairs, median,
+    and as ratios to cnn_2ch's and best's). Returns (table, {model: seconds})."""
+    runs = []
     for i in range(repeats):
         pairs = draw_pairs(mnist, seed + i)
-        for name in runs:
+        for name in GROUPS['records']:
             warm_up(name, pairs.normalised(), model_settings(name), 'cpu')
-            result = run_once(name, pairs, seed + i, curves=False)
-            runs[name].append((result['train_time_s'] + result['eval_time_s'],
-                               result['held_out_error']))
-            print(f'records, round {i + 1}/{repeats}: {name} {runs[name][-1][0]:.2f} s',
-                  file=sys.stderr, flush=True)
-    medians = {name: statistics.median(t for t, _ in r) for name, r in runs.items()}
-    rows = [[name, f'{medians[name]:.2f}', f'{medians[name] / medians["cnn_2ch"]:.2f}',
-             f'{medians[name] / medians["best"]:.2f}',
-             f'{statistics.fmean(e for _, e in r):.2f}'] for name, r in runs.items()]
-    table = format_table(['model', 's per round', 'x cnn_2ch', 'x best', 'test err %'], rows, '<>>>>')
-    return table, {name: dict(seconds=medians[name], times_s=[t for t, _ in r],
-                              test_errors=[e for _, e in r]) for name, r in runs.items()}
+            runs.append(dict(run_once(name, pairs, seed + i, curves=False), round=i))
+            seconds = runs[-1]['train_time_s'] + runs[-1]['eval_time_s']
+            print(f'records, round {i + 1}/{repeats}: {name} {seconds:.2f} s', file=sys.stderr, flush=True)
+    seconds = {name: point[0] for name, point in seconds_and_errors(runs, GROUPS['records']).items()}
+    return time_to_accuracy_table(runs, GROUPS['records']), seconds
 
 
 def matmul_ceiling(size=1024, repeats=7):

@@ -341,7 +341,7 @@ RECORDS['fast_ensemble'] = ModelSpec(
     'the accuracy record: 8 fast models trained one after another, their digit '
     'probabilities averaged', partial(Ensemble, RECORDS['fast'].build, 8),
     RECORDS['fast'].settings)
-RECORD_ABLATION = {**record_ablation('course_budget'), **record_ablation('fast')}
+RECORD_ABLATIONS = {name: record_ablation(name) for name in ('course_budget', 'fast')}
 
 MODELS = {
     **MAIN,
@@ -351,15 +351,14 @@ MODELS = {
                       'P(first <= second) from the digit probabilities', best_net, BEST),
     **BEST_ABLATION,
     **RECORDS,
-    **RECORD_ABLATION,
+    **{name: spec for variants in RECORD_ABLATIONS.values() for name, spec in variants.items()},
 }
 GROUPS = {'main': list(MAIN),
           'heads': ['cnn_ws_aux', 'cnn_ws_aux_rawhead', 'mlp_ws_aux', 'mlp_ws_aux_rawhead',
                     'cnn_ws', 'cnn_ws_softhead'],
           'ablation': ['best', *BEST_ABLATION],
           'records': ['cnn_2ch', *RECORDS, 'best'],
-          'course_budget_ablation': ['course_budget', *record_ablation('course_budget')],
-          'fast_ablation': ['fast', *record_ablation('fast')]}
+          **{f'{name}_ablation': [name, *variants] for name, variants in RECORD_ABLATIONS.items()}}
 
 
 def build_model(name):

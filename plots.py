@@ -196,10 +196,10 @@ def plot_time_to_accuracy(plt, results, models, out):
     for model, (seconds, mean, std) in points.items():
         ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=3, capsize=2)
         ax.annotate(model, (seconds, mean), textcoords='offset points', xytext=(4, 3), fontsize=6)
-    held_out = completed(results, next(iter(points)))[0]['held_out']
+    runs = completed(results, next(iter(points)))
     ax.set(xscale='log', yscale='log', xlabel='seconds per round, one core (training + prediction)',
-           ylabel=f'{held_out} error (% of pairs)',
-           title=f'time to accuracy, mean ± std over {len(completed(results, model))} rounds')
+           ylabel=f"{runs[0]['held_out']} error (% of pairs)",
+           title=f'time to accuracy, mean ± std over {len(runs)} rounds')
     ax.grid(True, which='both', lw=0.3, alpha=0.5)
     figure.tight_layout()
     return [save(figure, out, 'time_to_accuracy.pdf', clear=False), save(figure, out, 'time_to_accuracy.png')]

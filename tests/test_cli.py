@@ -249,7 +249,7 @@ def test_bench_records_are_medians_of_training_plus_prediction_as_ratios(monkeyp
     def fake_run_once(name, pairs, seed, overrides=None, curves=True):
         calls.append((name, seed, curves))
         train, predict = times[name][seed - 7]
-        return dict(train_time_s=train, eval_time_s=predict, held_out_error=float(seed))
+        return dict(model=name, train_time_s=train, eval_time_s=predict, held_out_error=float(seed))
     monkeypatch.setattr(bench, 'GROUPS', dict(records=list(times)))
     monkeypatch.setattr(bench, 'run_once', fake_run_once)
     monkeypatch.setattr(bench, 'warm_up', lambda *args: None)
@@ -258,9 +258,9 @@ def test_bench_records_are_medians_of_training_plus_prediction_as_ratios(monkeyp
     table, records = bench.records_table(None, seed=7, repeats=3)
     assert calls[:3] == [('cnn_2ch', 7, False), ('course_budget', 7, False), ('best', 7, False)], \
         'the models alternate within a round, without curves'
-    assert records['course_budget']['seconds'] == 1.5 and records['best']['seconds'] == 40.0
+    assert records == dict(cnn_2ch=3.0, course_budget=1.5, best=40.0)
     row = next(line.split() for line in table.splitlines() if line.startswith('course_budget'))
-    assert row[1:] == ['1.50', '0.50', '0.04', '8.00']  # s, x cnn_2ch, x best, mean error
+    assert row[1:] == ['8.00', '±', '1.00', '1.50', '0.50', '0.04']  # error, s, x cnn_2ch, x best
 
 
 def test_bench_unfolded_convolution_matches_torch():
