@@ -24,11 +24,12 @@ Examples:
 """
 
 import argparse
+import math
 import os
 import statistics
 import sys
 
-from utils import completed, format_table, load_results
+from utils import completed, format_table, load_results, mean_std
 
 DIGITS = 10
 
@@ -166,10 +167,9 @@ def seconds_and_errors(results, models):
         runs = completed(results, model)
         if not runs:
             continue
-        errors = [r['held_out_error'] for r in runs]
+        mean, std = mean_std(r['held_out_error'] for r in runs)
         points[model] = (statistics.median(r['train_time_s'] + r.get('eval_time_s', 0.0) for r in runs),
-                         statistics.fmean(errors),
-                         statistics.stdev(errors) if len(errors) > 1 else 0.0)
+                         mean, 0.0 if math.isnan(std) else std)  # one round: no error bar
     return points
 
 
