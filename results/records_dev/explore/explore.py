@@ -13,7 +13,12 @@ Run from the repository root, e.g.:
 
 r1-r4 ran before the init seed became seed*100+member (the members option)
 and r1-r7 before evaluation in passes of 100 pairs (same predictions, the
-eval seconds of test-time averaging then about twice as long).
+eval seconds of test-time averaging then about twice as long). r12 on added
+the options bf16 (training under bfloat16 autocast), ema (an exponential
+moving average of the weights and BatchNorm statistics, per step, evaluated
+in place of the weights), opt and momentum, and save (a path prefix: each
+fit's per-member held-out digit log-probabilities go to PREFIX_SEED_FOLD.pt,
+so that ensembles of mixed members can be scored from them).
 """
 import time, sys, os, json, math, multiprocessing as mp
 import torch
@@ -41,16 +46,50 @@ TOWERS = {
 }
 AUG = dict(shift=1.5, rotate=12.0, scale=0.1)
 
+class Bf16(nn.Module):
+    """A tower that trains under bfloat16 autocast (evaluation stays float32)."""
+    def __init__(self, tower):
+        super().__init__(); self.tower = tower
+    def forward(self, x):
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.training):
+            return self.tower(x).float()
+
+_make_optimizer = T.make_optimizer
+EMA = {}
+
+def make_optimizer_with_ema(name, parameters, lr, momentum=0.9, weight_decay=0.0):
+    """The optimizer, with a post-step hook that updates EMA['state'] (a copy of the
+    model's floating-point state) when EMA['decay'] is set."""
+    opt = _make_optimizer(name, parameters, lr, momentum, weight_decay)
+    if EMA.get('decay'):
+        net = EMA['net']
+        state = {k: v.detach().clone() for k, v in net.state_dict().items() if v.is_floating_point()}
+        EMA['state'], EMA['t'] = state, 0
+        def update(optimizer, args, kwargs):
+            EMA['t'] += 1
+            d = min(EMA['decay'], (1 + EMA['t']) / (10 + EMA['t']))
+            with torch.no_grad():
+                for k, v in net.state_dict().items():
+                    if k in state:
+                        state[k].lerp_(v, 1 - d)
+        opt.register_step_post_hook(update)
+    return opt
+
+T.make_optimizer = make_optimizer_with_ema
+
 def run(job):
     torch.set_num_threads(1)
     cfg, seed, fold, folds = job
     if 'shifts' in cfg: ShiftAveraged.SHIFTS = tuple(map(tuple, cfg['shifts']))
     pairs = rounds.round_pairs(os.environ.get('PYTORCH_DATA_DIR'), seed, ('fold', fold, folds)).normalised()
     tk = cfg.get('tower_kw', {})
-    make = lambda: TOWERS[cfg['tower']](**tk)
+    base = lambda: TOWERS[cfg['tower']](**tk)
+    make = (lambda: Bf16(base())) if cfg.get('bf16') else base
     st = dict(epochs=cfg['epochs'], batch_size=cfg.get('bs', 50), lr=cfg.get('lr', 2e-2), optimizer='adam',
               aux_weight=1.0, label_smoothing=cfg.get('ls', 0.1), schedule='onecycle',
               augment=cfg.get('augment', AUG), weight_decay=cfg.get('wd', 0.0))
+    st.update(optimizer=cfg.get('opt', 'adam'), momentum=cfg.get('momentum', 0.9))
+    EMA.clear()
     # warm-up
     net = PairNet(make, head=ProbabilityComparison, tta=cfg.get('tta', True)).to(memory_format=torch.channels_last)
     few = pairs._replace(train_input=pairs.train_input[:st['batch_size']], train_target=pairs.train_target[:st['batch_size']], train_classes=pairs.train_classes[:st['batch_size']])
@@ -62,7 +101,10 @@ def run(job):
         torch.manual_seed(seed * 100 + m)
         net = PairNet(make, head=ProbabilityComparison, tta=cfg.get('tta', True)).to(memory_format=torch.channels_last)
         gen = torch.Generator().manual_seed(seed * 100 + m)
+        EMA.update(decay=cfg.get('ema'), net=net)
         T.train(net, pairs, generator=gen, curves=False, **st)
+        if cfg.get('ema'):
+            net.load_state_dict(EMA['state'], strict=False)
         nets.append(net)
     tt = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -73,6 +115,9 @@ def run(job):
         logp = torch.stack([o[1].log_softmax(-1) for o in outs]).exp().mean(0).log()
         out = (nets[0].comparison(logp), logp)
     te = time.perf_counter() - t0
+    if cfg.get('save'):  # each member's held-out digit log-probabilities, to combine members later
+        torch.save(dict(logp=[o[1].log_softmax(-1) for o in outs], classes=pairs.test_classes,
+                        target=pairs.test_target, train_s=tt), f"{cfg['save']}_{seed}_{fold}.pt")
     return dict(err=T.pair_error(out[0], pairs.test_target), derr=T.digit_error(net, None, pairs.test_classes, out),
                 train_s=tt, eval_s=te, n=len(pairs.test_target), ntrain=len(pairs.train_target))
 
