@@ -18,7 +18,10 @@ the options bf16 (training under bfloat16 autocast), ema (an exponential
 moving average of the weights and BatchNorm statistics, per step, evaluated
 in place of the weights), opt and momentum, and save (a path prefix: each
 fit's per-member held-out digit log-probabilities go to PREFIX_SEED_FOLD.pt,
-so that ensembles of mixed members can be scored from them).
+so that ensembles of mixed members can be scored from them). r16 added
+distill (a weight: one more model of the same kind trained on the members'
+averaged probabilities as well as the labels; its errors are reported, and
+the members' as teacher_err).
 """
 import time, sys, os, json, math, multiprocessing as mp
 import torch
@@ -42,6 +45,8 @@ TOWERS = {
  'bn24': lambda **k: bn_cnn(**k),
  'bn_small': bn_small,
  'post': lambda c1=32, c2=64, hidden=200: nn.Sequential(nn.Conv2d(1, c1, 3, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c1), nn.ReLU(), nn.Conv2d(c1, c2, 3, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c2), nn.ReLU(), nn.Flatten(), nn.Linear(c2 * 4, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 10)),
+ # r17: BatchNorm after the second convolution and the hidden layer only (not on the 12x12x32 first one)
+ 'course_bn2': lambda: nn.Sequential(nn.Conv2d(1, 32, 3), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(256, 200), nn.BatchNorm1d(200), nn.ReLU(), nn.Linear(200, 10)),
  'narrow_bn': lambda c1=32, c2=48, hidden=128: nn.Sequential(nn.Conv2d(1, c1, 3), nn.BatchNorm2d(c1), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(c1, c2, 3), nn.BatchNorm2d(c2), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(c2*4, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 10)),
 }
 AUG = dict(shift=1.5, rotate=12.0, scale=0.1)
@@ -77,6 +82,37 @@ def make_optimizer_with_ema(name, parameters, lr, momentum=0.9, weight_decay=0.0
 
 T.make_optimizer = make_optimizer_with_ema
 
+class Distilled(nn.Module):
+    """A student pair model that, in training, also holds its teachers' averaged
+    digit probabilities on the batch (their towers without test-time averaging,
+    in eval mode), for distilled_loss."""
+    learns_comparison, aux = False, True
+    def __init__(self, student, teachers, weight):
+        super().__init__()
+        self.student, self.teachers, self.weight = student, teachers, weight
+    def forward(self, x):
+        with torch.inference_mode():
+            images = x.reshape(-1, 1, *x.shape[2:])
+            towers = [t.towers[0].tower if isinstance(t.towers[0], ShiftAveraged) else t.towers[0]
+                      for t in self.teachers]
+            for tower in towers: tower.eval()
+            soft = torch.stack([tower(images).softmax(-1) for tower in towers]).mean(0)
+        self.soft = soft.view(x.size(0), 2, -1).clone()
+        return self.student(x)
+
+_pair_loss = T.pair_loss
+
+def distilled_loss(model, outputs, target, classes, aux_weight, target_weight=1.0, label_smoothing=0.0):
+    """(1 - weight) * the usual loss + weight * the cross-entropy against the teachers'
+    probabilities (both on the two digits of each pair)."""
+    loss = _pair_loss(model, outputs, target, classes, aux_weight, target_weight, label_smoothing)
+    if not isinstance(model, Distilled):
+        return loss
+    soft = -(model.soft * outputs[1].log_softmax(-1)).sum(-1).mean() * 2
+    return (1 - model.weight) * loss + model.weight * soft
+
+T.pair_loss = distilled_loss
+
 def run(job):
     torch.set_num_threads(1)
     cfg, seed, fold, folds = job
@@ -106,6 +142,18 @@ def run(job):
         if cfg.get('ema'):
             net.load_state_dict(EMA['state'], strict=False)
         nets.append(net)
+    extra = {}
+    if cfg.get('distill') is not None:  # one student on the members' averaged probabilities
+        teachers = [T.eval_outputs(n, pairs.test_input) for n in nets]
+        logp = torch.stack([o[1].log_softmax(-1) for o in teachers]).exp().mean(0).log()
+        extra = dict(teacher_err=T.pair_error(nets[0].comparison(logp), pairs.test_target),
+                     teacher_derr=T.digit_error(nets[0], None, pairs.test_classes, (None, logp)))
+        torch.manual_seed(seed * 100 + 99)
+        student = Distilled(PairNet(make, head=ProbabilityComparison, tta=cfg.get('tta', True)),
+                            nets, cfg['distill']).to(memory_format=torch.channels_last)
+        gen = torch.Generator().manual_seed(seed * 100 + 99)
+        T.train(student, pairs, generator=gen, curves=False, **st)
+        nets = [student.student]
     tt = time.perf_counter() - t0
     t0 = time.perf_counter()
     outs = [T.eval_outputs(n, pairs.test_input) for n in nets]
@@ -119,7 +167,7 @@ def run(job):
         torch.save(dict(logp=[o[1].log_softmax(-1) for o in outs], classes=pairs.test_classes,
                         target=pairs.test_target, train_s=tt), f"{cfg['save']}_{seed}_{fold}.pt")
     return dict(err=T.pair_error(out[0], pairs.test_target), derr=T.digit_error(net, None, pairs.test_classes, out),
-                train_s=tt, eval_s=te, n=len(pairs.test_target), ntrain=len(pairs.train_target))
+                train_s=tt, eval_s=te, n=len(pairs.test_target), ntrain=len(pairs.train_target), **extra)
 
 def explore(configs, seeds=(400, 401), folds=5, workers=2):
     jobs = [(c, s, k, folds) for c in configs for s in seeds for k in range(folds)]
@@ -133,7 +181,8 @@ def explore(configs, seeds=(400, 401), folds=5, workers=2):
         med = lambda v: sorted(v)[len(v)//2]
         scale = 1000 / r[0]['ntrain']
         tt = med([x['train_s'] for x in r]) * scale; te = med([x['eval_s'] for x in r]) * 1000 / r[0]['n']
-        out.append(dict(cfg=c, err=err, derr=derr, train_s=tt, eval_s=te, errs=[x['err'] for x in r], derrs=[x['derr'] for x in r]))
+        out.append(dict(cfg=c, err=err, derr=derr, train_s=tt, eval_s=te, errs=[x['err'] for x in r], derrs=[x['derr'] for x in r],
+                        **({k + 's': [x[k] for x in r] for k in ('teacher_err', 'teacher_derr')} if 'teacher_err' in r[0] else {})))
         print(f"{json.dumps(c):90s} val {err:5.2f}  digit {derr:5.2f}  train/1000 {tt:5.2f}s  eval/1000 {te:5.3f}s  total {tt+te:5.2f}", flush=True)
     return out
 
