@@ -21,7 +21,8 @@ fit's per-member held-out digit log-probabilities go to PREFIX_SEED_FOLD.pt,
 so that ensembles of mixed members can be scored from them). r16 added
 distill (a weight: one more model of the same kind trained on the members'
 averaged probabilities as well as the labels; its errors are reported, and
-the members' as teacher_err).
+the members' as teacher_err). r18 added save_views (PREFIX: each member's
+held-out log-probabilities on every test-time view of VIEWS, for views.py).
 """
 import time, sys, os, json, math, multiprocessing as mp
 import torch
@@ -113,6 +114,22 @@ def distilled_loss(model, outputs, target, classes, aux_weight, target_weight=1.
 
 T.pair_loss = distilled_loss
 
+# r18: test-time views, (dx, dy, degrees, scale): the identity and ShiftAveraged's four
+# one-pixel shifts first, then diagonal shifts, rotations and scalings.
+VIEWS = [(0, 0, 0, 1), (1, 0, 0, 1), (-1, 0, 0, 1), (0, 1, 0, 1), (0, -1, 0, 1),
+         (1, 1, 0, 1), (1, -1, 0, 1), (-1, 1, 0, 1), (-1, -1, 0, 1),
+         (0, 0, 6, 1), (0, 0, -6, 1), (0, 0, 12, 1), (0, 0, -12, 1), (0, 0, 0, 0.92), (0, 0, 0, 1.08)]
+
+def view_of(images, dx, dy, degrees, scale):
+    """images (n, 1, 14, 14) shifted by whole pixels (torch.roll, as ShiftAveraged),
+    or rotated and scaled about the centre (grid_sample, border padding, as random_warp)."""
+    if degrees == 0 and scale == 1:
+        return torch.roll(images, (dx, dy), dims=(2, 3))
+    a = math.radians(degrees)
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]]) / scale
+    grid = F.affine_grid(theta.expand(images.size(0), 2, 3), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, align_corners=False, padding_mode='border')
+
 def run(job):
     torch.set_num_threads(1)
     cfg, seed, fold, folds = job
@@ -163,6 +180,16 @@ def run(job):
         logp = torch.stack([o[1].log_softmax(-1) for o in outs]).exp().mean(0).log()
         out = (nets[0].comparison(logp), logp)
     te = time.perf_counter() - t0
+    if cfg.get('save_views'):  # each member's log-probabilities on every view of VIEWS (r18)
+        views = []
+        for net in nets:
+            tower = net.towers[0].tower.eval()
+            images = pairs.test_input.reshape(-1, 1, 14, 14)
+            with torch.inference_mode():
+                views.append(torch.stack([tower(view_of(images, *v)).log_softmax(-1).view(-1, 2, 10)
+                                          for v in VIEWS]))
+        torch.save(dict(views=views, names=VIEWS, classes=pairs.test_classes, target=pairs.test_target,
+                        train_s=tt), f"{cfg['save_views']}_{seed}_{fold}.pt")
     if cfg.get('save'):  # each member's held-out digit log-probabilities, to combine members later
         torch.save(dict(logp=[o[1].log_softmax(-1) for o in outs], classes=pairs.test_classes,
                         target=pairs.test_target, train_s=tt), f"{cfg['save']}_{seed}_{fold}.pt")
