@@ -2,10 +2,10 @@
 log-probabilities that explore.py saved (the save option), fit by fit, and
 compare each with a reference ensemble, paired by fit (95% t interval).
 
-Run from the repository root after r14 (it prints results/records_dev/explore/r14_combine.txt):
+Run from the repository root after r15 and r20 (its output: r15_combine.txt):
     PYTHONPATH=. python results/records_dev/explore/combine.py results/records_dev/members 400,401
 """
-import math, statistics, sys
+import math, os, statistics, sys
 import torch
 from scipy import stats
 from models import ProbabilityComparison
@@ -14,6 +14,8 @@ folder, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(',')]
 fits = [(s, k) for s in seeds for k in range(5)]
 load = lambda kind: [torch.load(f'{folder}/{kind}_{s}_{k}.pt') for s, k in fits]
 saved = dict(bn24=load('bn24'), fast=load('fast'))
+if os.path.exists(f'{folder}/bn32_{seeds[0]}_0.pt'):  # r20: one wider tower (width 32) of 100 epochs
+    saved['bn32'] = load('bn32')
 seconds = {kind: statistics.median(f['train_s'] / len(f['logp']) for f in v) * 1.25
            for kind, v in saved.items()}  # per member and 1000-pair round (fits train on 800)
 head = ProbabilityComparison()
@@ -39,7 +41,9 @@ print(f'{len(fits)} fits (seeds {seeds}, 5 folds); against {reference}, paired b
 print(f"{'members':24s} {'pair %':>6s} {'digit %':>7s} {'s/round':>7s}  {'pair diff':>22s}  {'digit diff':>22s}")
 for counts in [dict(fast=1), dict(fast=4), dict(fast=8), dict(bn24=1), dict(bn24=2), dict(bn24=4),
                dict(bn24=1, fast=4), dict(bn24=2, fast=4), dict(bn24=2, fast=8), dict(bn24=4, fast=4),
-               dict(bn24=4, fast=8)]:
+               dict(bn24=4, fast=8)] + ([dict(bn32=1), dict(bn32=1, fast=4), dict(bn32=1, fast=8),
+                                         dict(bn32=1, bn24=4), dict(bn32=1, bn24=4, fast=8)]
+                                        if 'bn32' in saved else []):
     pair, digit = errors(counts)
     s = sum(seconds[kind] * n for kind, n in counts.items())
     name = ' + '.join(f'{n} {kind}' for kind, n in counts.items())
