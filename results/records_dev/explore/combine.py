@@ -1,9 +1,13 @@
 """Issue 14's throwaway: score ensembles of mixed members from the held-out digit
 log-probabilities that explore.py saved (the save option), fit by fit, and
-compare each with a reference ensemble, paired by fit (95% t interval).
+compare each with 8 fast members, paired by fit (95% t interval). The kinds
+of member: fast (course_bn, 35 epochs), bn24 (best's tower), bn32 (a wider
+one, 100 epochs); the ensembles of the kinds that were saved are scored.
 
-Run from the repository root after r15 and r20 (its output: r15_combine.txt):
+Run from the repository root after r15 and r20 (output: r15_combine.txt), and
+after r21 (output: r21_combine.txt):
     PYTHONPATH=. python results/records_dev/explore/combine.py results/records_dev/members 400,401
+    PYTHONPATH=. python results/records_dev/explore/combine.py results/records_dev/members 430,431,432,433 seeds430_
 """
 import math, os, statistics, sys
 import torch
@@ -11,11 +15,10 @@ from scipy import stats
 from models import ProbabilityComparison
 
 folder, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(',')]
+prefix = sys.argv[3] if len(sys.argv) > 3 else ''
 fits = [(s, k) for s in seeds for k in range(5)]
-load = lambda kind: [torch.load(f'{folder}/{kind}_{s}_{k}.pt') for s, k in fits]
-saved = dict(bn24=load('bn24'), fast=load('fast'))
-if os.path.exists(f'{folder}/bn32_{seeds[0]}_0.pt'):  # r20: one wider tower (width 32) of 100 epochs
-    saved['bn32'] = load('bn32')
+saved = {kind: [torch.load(f'{folder}/{prefix}{kind}_{s}_{k}.pt') for s, k in fits]
+         for kind in ('fast', 'bn24', 'bn32') if os.path.exists(f'{folder}/{prefix}{kind}_{seeds[0]}_0.pt')}
 seconds = {kind: statistics.median(f['train_s'] / len(f['logp']) for f in v) * 1.25
            for kind, v in saved.items()}  # per member and 1000-pair round (fits train on 800)
 head = ProbabilityComparison()
@@ -35,15 +38,15 @@ def interval(d):
     m, h = sum(d) / len(d), stats.t.ppf(0.975, len(d) - 1) * statistics.stdev(d) / math.sqrt(len(d))
     return f'{m:+.2f} [{m - h:+.2f}, {m + h:+.2f}]'
 
+ENSEMBLES = [dict(fast=1), dict(fast=4), dict(fast=8), dict(bn24=1), dict(bn24=2), dict(bn24=4),
+             dict(bn24=1, fast=4), dict(bn24=2, fast=4), dict(bn24=2, fast=8), dict(bn24=4, fast=4),
+             dict(bn24=4, fast=8), dict(bn32=1), dict(bn32=1, fast=4), dict(bn32=1, fast=8),
+             dict(bn32=1, bn24=4), dict(bn32=1, bn24=4, fast=8)]
 reference = dict(fast=8)
 ref = errors(reference)
 print(f'{len(fits)} fits (seeds {seeds}, 5 folds); against {reference}, paired by fit')
 print(f"{'members':24s} {'pair %':>6s} {'digit %':>7s} {'s/round':>7s}  {'pair diff':>22s}  {'digit diff':>22s}")
-for counts in [dict(fast=1), dict(fast=4), dict(fast=8), dict(bn24=1), dict(bn24=2), dict(bn24=4),
-               dict(bn24=1, fast=4), dict(bn24=2, fast=4), dict(bn24=2, fast=8), dict(bn24=4, fast=4),
-               dict(bn24=4, fast=8)] + ([dict(bn32=1), dict(bn32=1, fast=4), dict(bn32=1, fast=8),
-                                         dict(bn32=1, bn24=4), dict(bn32=1, bn24=4, fast=8)]
-                                        if 'bn32' in saved else []):
+for counts in [c for c in ENSEMBLES if set(c) <= set(saved)]:
     pair, digit = errors(counts)
     s = sum(seconds[kind] * n for kind, n in counts.items())
     name = ' + '.join(f'{n} {kind}' for kind, n in counts.items())
