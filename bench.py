@@ -124,8 +124,7 @@ def records_table(mnist, seed, repeats):
     runs = []
     for i in range(repeats):
         pairs = draw_pairs(mnist, seed + i)
-        for name in GROUPS['records']:
-            warm_up(name, pairs.normalised(), model_settings(name), 'cpu')
+        for name in GROUPS['records']:  # run_once warms each model up before its timer
             runs.append(dict(run_once(name, pairs, seed + i, curves=False), round=i))
             seconds = runs[-1]['train_time_s'] + runs[-1]['eval_time_s']
             print(f'records, round {i + 1}/{repeats}: {name} {seconds:.2f} s', file=sys.stderr, flush=True)
