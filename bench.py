@@ -36,13 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from torch.utils.flop_counter import FlopCounterMode
+
+try:  # torch 2.1 and newer; without it the GFLOP/s columns stay empty
+    from torch.utils.flop_counter import FlopCounterMode
+except ImportError:
+    FlopCounterMode = None
 
 import dlc_practical_prologue as prologue
 from models import GROUPS, build_model
 from plots import seconds_and_errors, time_to_accuracy_table
 from rounds import draw_pairs
-from train import DEFAULTS, model_settings, pair_loss, run_once, warm_up
+from train import DEFAULTS, make_optimizer, model_settings, pair_loss, run_once, warm_up
 from utils import environment, format_table, positive_int
 
 BENCH_MODEL = 'cnn_2ch'
@@ -147,7 +151,10 @@ def matmul_ceiling(size=1024, repeats=7):
 
 
 def training_flops(name, data, epochs, batch_size):
-    """Floating-point operations of forward + backward over `epochs` epochs."""
+    """Floating-point operations of forward + backward over `epochs` epochs
+    (None where this torch has no FlopCounterMode)."""
+    if FlopCounterMode is None:
+        return None
     model = build_model(name)
     batch = slice(0, batch_size)
     counter = FlopCounterMode(display=False)
@@ -157,6 +164,14 @@ def training_flops(name, data, epochs, batch_size):
                   1.0).backward()
     steps = epochs * -(-data.train_input.size(0) // batch_size)
     return counter.get_total_flops() * steps
+
+
+def gflops_summary(flops, reference_s, project_s):
+    """The JSON summary's FLOP fields (None where FLOPs were not counted)."""
+    if flops is None:
+        return dict(gflop=None, gflops=None, reference_gflops=None)
+    return dict(gflop=flops / 1e9, gflops=flops / project_s / 1e9,
+                reference_gflops=flops / reference_s / 1e9)
 
 
 class UnfoldedConvolution(torch.autograd.Function):
@@ -221,7 +236,7 @@ def step_time(name, data, channels_last=True, onednn=True, unfolded=False, compi
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         forward = torch.compile(model) if compiled else model
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        optimizer = make_optimizer('adam', model.parameters(), lr=1e-3)
         times = []
         for step in range(10 + steps):
             batch = slice(step * batch_size % 1000, step * batch_size % 1000 + batch_size)
@@ -344,13 +359,15 @@ def main(argv=None):
                                  ('project (train.run_once, as test.py runs it)',
                                   project_s, project)):
         errors = [e for _, e in runs]
-        rows.append([label, f'{seconds:.2f}', f'{samples / seconds:,.0f}',
-                     f'{flops / seconds / 1e9:.1f}', f'{100 * flops / seconds / 1e9 / ceiling:.0f}%',
+        rates = ['-', '-'] if flops is None else [f'{flops / seconds / 1e9:.1f}',
+                                                  f'{100 * flops / seconds / 1e9 / ceiling:.0f}%']
+        rows.append([label, f'{seconds:.2f}', f'{samples / seconds:,.0f}', *rates,
                      f'{statistics.fmean(errors):.1f}'])
     env = environment()
     print(f'{BENCH_MODEL}, {args.epochs} epochs, batch {DEFAULTS["batch_size"]}, Adam, 1 thread, '
           f'medians of {args.repeats}; torch {env["torch"]}, {env["machine"]}; '
-          f'training = {flops / 1e9:.1f} GFLOP; matmul ceiling {ceiling:.1f} GFLOP/s')
+          + ('FLOPs not counted (torch.utils.flop_counter needs torch 2.1)' if flops is None
+             else f'training = {flops / 1e9:.1f} GFLOP') + f'; matmul ceiling {ceiling:.1f} GFLOP/s')
     print(format_table(['loop', 'seconds', 'samples/s', 'GFLOP/s', 'of ceiling', 'test err %'],
                        rows, '<>>>>>'))
     speedup = reference_s / project_s
@@ -358,8 +375,7 @@ def main(argv=None):
 
     summary = dict(model=BENCH_MODEL, epochs=args.epochs, repeats=args.repeats, threads=1,
                    reference_s=reference_s, project_s=project_s, speedup=speedup,
-                   gflop=flops / 1e9, gflops=flops / project_s / 1e9,
-                   reference_gflops=flops / reference_s / 1e9, ceiling_gflops=ceiling,
+                   **gflops_summary(flops, reference_s, project_s), ceiling_gflops=ceiling,
                    reference_times_s=[t for t, _ in reference], project_times_s=[t for t, _ in project],
                    reference_test_error=[e for _, e in reference],
                    project_test_error=[e for _, e in project], environment=env)

@@ -8,15 +8,16 @@ test pairs (MNIST test split).
 Unlike the course's file, importing this module reads no command line, so it
 can be imported from scripts that have options of their own.
 
-MNIST is read with torchvision from `<data_dir>/mnist/`, where `data_dir` is
-the argument, else `$PYTORCH_DATA_DIR`, else `./data`; torchvision downloads it
-there on first use.
+MNIST is read from `<data_dir>/mnist/MNIST/raw/` (torchvision's layout), where
+`data_dir` is the argument, else `$PYTORCH_DATA_DIR`, else `./data`;
+torchvision downloads it there on first use.
 
 Example:
     PYTORCH_DATA_DIR=../shared/data python dlc_practical_prologue.py
 """
 
 import hashlib
+import math
 import os
 
 import torch
@@ -79,22 +80,58 @@ def check_mnist_files(raw, names):
                                    f'MNIST\'s is {md5}. {fix}')
 
 
-def load_mnist(data_dir=None, train=True):
-    """MNIST images (N, 1, 28, 28) float32 in 0..255 and labels (N,) int64."""
-    # Imported here so that `import dlc_practical_prologue` stays cheap.
-    from torchvision import datasets
+def read_idx(path):
+    """The uint8 array of an MNIST idx file as a tensor: images (N, 28, 28) or
+    labels (N,). MnistUnavailable naming the file if it is not such a file."""
+    size = os.path.getsize(path)
+    data = bytearray(size)  # read once, straight into the buffer the tensor keeps
+    with open(path, 'rb') as f:
+        f.readinto(data)
+    # Header: two zero bytes, 0x08 (unsigned bytes), the number of dimensions,
+    # then each dimension as a big-endian 32-bit integer.
+    dims = data[3] if size >= 4 else 0
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(dims)]
+    header = 4 + 4 * dims
+    count = math.prod(shape)
+    if size < 4 or data[:3] != b'\0\0\x08' or dims not in (1, 3) or size != header + count:
+        raise MnistUnavailable(f'{path} is not an MNIST file of unsigned bytes (truncated or '
+                               'corrupt). Fix: delete it and run again with internet access '
+                               '(torchvision downloads it anew), or copy a good file there.')
+    return torch.frombuffer(data, dtype=torch.uint8, count=count, offset=header).view(shape)
 
-    root = os.path.join(resolve_data_dir(data_dir), 'mnist')
-    if os.environ.get(SKIP_CHECK_VARIABLE) != '1':
-        prefix = 'train' if train else 't10k'
-        check_mnist_files(os.path.join(root, 'MNIST', 'raw'),
-                          [name for name in MNIST_FILES if name.startswith(prefix)])
+
+def download_mnist(root, train):
+    """Download MNIST into root/MNIST/raw with torchvision (MnistUnavailable if it fails)."""
     try:
-        mnist = datasets.MNIST(root, train=train, download=True)
-    except Exception as error:  # torchvision raises RuntimeError, OSError, URLError...
+        # Imported here: only a download needs torchvision, so that reading the
+        # files stays cheap (importing it costs about 170 MB per process).
+        from torchvision import datasets
+        datasets.MNIST(root, train=train, download=True)
+    except Exception as error:  # ImportError, RuntimeError, OSError, URLError...
         cause = ' '.join(str(error).split())[:300] or type(error).__name__
         raise MnistUnavailable(_unavailable_message(root, cause)) from None
-    return mnist.data.view(-1, 1, 28, 28).float(), mnist.targets.long()
+
+
+def load_mnist(data_dir=None, train=True, dtype=torch.float32):
+    """MNIST images (N, 1, 28, 28) in 0..255 as `dtype` (uint8 takes a quarter
+    of float32's memory) and labels (N,) int64. The four files are read from
+    <data_dir>/mnist/MNIST/raw, and downloaded there first with torchvision if
+    one of the split's is missing."""
+    root = os.path.join(resolve_data_dir(data_dir), 'mnist')
+    raw = os.path.join(root, 'MNIST', 'raw')
+    names = [name for name in MNIST_FILES if name.startswith('train' if train else 't10k')]
+    check = os.environ.get(SKIP_CHECK_VARIABLE) != '1'
+    if check:
+        check_mnist_files(raw, names)
+    if not all(os.path.isfile(os.path.join(raw, name)) for name in names):
+        download_mnist(root, train)
+        if check:
+            check_mnist_files(raw, names)
+    images, labels = (read_idx(os.path.join(raw, name)) for name in names)
+    if images.dim() != 3 or labels.dim() != 1 or images.size(0) != labels.size(0):
+        raise MnistUnavailable(f'{raw}: the {names[0]} and {names[1]} files do not match '
+                               f'(images {tuple(images.shape)}, labels {tuple(labels.shape)})')
+    return images.view(-1, 1, *images.shape[1:]).to(dtype), labels.long()
 
 
 def load_data(cifar=None, one_hot_labels=False, normalize=False, flatten=True,
@@ -138,8 +175,9 @@ def mnist_to_pairs(nb, input, target, generator=None):
     if 2 * nb > input.size(0):
         raise ValueError(f'{nb} pairs need {2 * nb} images; only {input.size(0)} available')
     picks = torch.randperm(input.size(0), generator=generator)[:2 * nb].view(nb, 2)
-    # Pooled after picking: the same pixels as pooling all of MNIST first, 60x less work.
-    images = F.avg_pool2d(input[picks.flatten()], kernel_size=2)
+    # Pooled after picking: the same pixels as pooling all of MNIST first, 60x
+    # less work; and only the picked images become float32 (MNIST may be uint8).
+    images = F.avg_pool2d(input[picks.flatten()].float(), kernel_size=2)
     pairs = images.view(nb, 2, *images.shape[2:])
     classes = target[picks]
     return pairs, pair_target(classes), classes
@@ -150,16 +188,16 @@ def pair_target(classes):
     return (classes[:, 0] <= classes[:, 1]).long()
 
 
-def load_mnist_splits(data_dir=None):
+def load_mnist_splits(data_dir=None, dtype=torch.float32):
     """((train images, labels), (test images, labels)) of MNIST, as load_mnist."""
-    return load_mnist(data_dir, train=True), load_mnist(data_dir, train=False)
+    return load_mnist(data_dir, True, dtype), load_mnist(data_dir, False, dtype)
 
 
 def generate_pair_sets(nb, data_dir=None, generator=None):
     """The six tensors of the project: train_input, train_target, train_classes,
     test_input, test_target, test_classes (train pairs from MNIST's train split,
     test pairs from its test split). `generator` seeds the draw."""
-    (train_input, train_target), (test_input, test_target) = load_mnist_splits(data_dir)
+    (train_input, train_target), (test_input, test_target) = load_mnist_splits(data_dir, torch.uint8)
     return (mnist_to_pairs(nb, train_input, train_target, generator)
             + mnist_to_pairs(nb, test_input, test_target, generator))
 

@@ -3,14 +3,17 @@
 A round draws its own 1000 training and 1000 test pairs, and the weight
 initialisation, from one seed; every model and every setting sees the same
 pairs in a round, so differences between them are paired. Model-rounds run
-side by side in worker processes (one thread each), and progress goes to
-stderr with the elapsed and the estimated remaining time.
+side by side in worker processes (one thread each; by default one per core,
+as many as the memory holds), which this process sends the pairs, and
+progress goes to stderr with the elapsed and the estimated remaining time.
 
 Example:
     python -c "import rounds; print(rounds.PAIRS)"
 """
 
 import multiprocessing
+import os
+import pickle
 import signal
 import sys
 
@@ -18,6 +21,7 @@ import torch
 
 import dlc_practical_prologue as prologue
 from train import PairSets, TrainingDiverged, run_once
+from utils import available_memory
 
 PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
 
@@ -35,10 +39,61 @@ _mnist = {}
 
 
 def mnist_splits(data_dir):
-    """MNIST's two splits, loaded (and checked) once per process."""
+    """MNIST's two splits, loaded (and checked) once per process, as uint8: a
+    quarter of float32's memory; a round's pairs become float32 as it draws them."""
     if data_dir not in _mnist:
-        _mnist[data_dir] = prologue.load_mnist_splits(data_dir)
+        _mnist[data_dir] = prologue.load_mnist_splits(data_dir, torch.uint8)
     return _mnist[data_dir]
+
+
+# Peak resident memory of one worker process, with a margin: in the default
+# run a worker peaks at about 0.73 GB (torch itself 0.52 GB, and 0.16 GB more
+# once the first optimizer imports torch._dynamo, in torch 2.14).
+WORKER_MEMORY = 1.0e9
+# Workers started where the platform does not say how much memory is free.
+WORKERS_WITHOUT_MEMORY_FIGURE = 4
+
+
+def memory_fits(memory):
+    """How many workers `memory` bytes hold (None: the platform does not say)."""
+    if memory is None:
+        return WORKERS_WITHOUT_MEMORY_FIGURE
+    return max(1, int(memory // WORKER_MEMORY))
+
+
+def default_workers(jobs, device='cpu', memory=None):
+    """(workers, why) for a run of `jobs` model-rounds with `memory` bytes
+    available: one per core, but no more than there are model-rounds, nor than
+    the memory holds at WORKER_MEMORY each; one on cuda, where one process
+    drives the GPU."""
+    if device != 'cpu':
+        return 1, f'one process drives {device}'
+    cores, fits = os.cpu_count() or 1, memory_fits(memory)
+    workers = max(1, min(cores, jobs, fits))
+    if workers == cores:
+        return workers, 'one per core'
+    if workers == jobs:
+        return workers, f'one per model-round, fewer than the {cores} cores'
+    free = 'memory unknown' if memory is None else f'{memory / 1e9:.1f} GB of memory available'
+    return workers, f'{free}: room for {fits} at up to {WORKER_MEMORY / 1e9:.1f} GB each'
+
+
+def workers_warning(workers, memory=None):
+    """A warning when `workers` (as a user asked) may not fit in `memory` bytes, else None."""
+    if memory is None or workers <= memory_fits(memory):
+        return None
+    return (f'warning: --workers {workers} may not fit in memory: each takes up to '
+            f'{WORKER_MEMORY / 1e9:.1f} GB, and {memory / 1e9:.1f} GB is available')
+
+
+def workers_for(requested, jobs, device='cpu'):
+    """(workers, why, warning) for a run of `jobs` model-rounds: `requested`
+    (--workers) as asked, with a warning when it may not fit in the memory
+    available (else None), or by default default_workers."""
+    memory = available_memory()
+    if requested is None:
+        return (*default_workers(jobs, device, memory), None)
+    return requested, 'as asked', workers_warning(requested, memory)
 
 
 def round_pairs(data_dir, seed, held_out=None):
@@ -114,14 +169,24 @@ def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu',
                 **({'tag': tag} if tag else {}))
 
 
+def with_pairs(jobs):
+    """Each job of make_job with its round's pairs, drawn here as it is sent,
+    so that only this process holds MNIST (55 MB, which would be a tenth of
+    each worker's memory). The pairs go pickled by value, 3 MB per job: as
+    tensors, multiprocessing would move them to shared memory, and the pool
+    would then draw every job's pairs at once (0.3 GB for the default run)
+    instead of a few at a time as the workers take them."""
+    for job in jobs:
+        yield dict(job, pairs=pickle.dumps(round_pairs(job['data_dir'], job['seed'], job['split'])))
+
+
 def run_job(job):
-    """One model-round of make_job. The worker draws the round's pairs itself
-    (cheaper than sending them). The result dict of train.run_once plus the
-    round, what it was scored on (and the tag); a diverged training is a
+    """One model-round of with_pairs: the result dict of train.run_once plus
+    the round, what it was scored on (and the tag); a diverged training is a
     result marked failed."""
     head = dict(round=job['round'], held_out=job['held_out'],
                 **({'tag': job['tag']} if 'tag' in job else {}))
-    pairs = round_pairs(job['data_dir'], job['seed'], job['split']).to(job['device'])
+    pairs = pickle.loads(job['pairs']).to(job['device'])
     ticker = None if job.get('quiet') else epoch_ticker(f"round {job['round'] + 1} {job['model']}")
     try:
         return dict(head, **run_once(job['model'], pairs, job['seed'], job['overrides'],
@@ -130,15 +195,23 @@ def run_job(job):
         return dict(head, model=job['model'], seed=job['seed'], failed=str(error))
 
 
-def run_jobs(jobs, workers):
-    """Results of the jobs, in order, computed by `workers` processes (or here if 1)."""
+def run_jobs(jobs, workers, one_thread=False):
+    """Results of the jobs, in order, computed by `workers` processes of one
+    thread each; if 1, here, with torch's threads, or one with `one_thread`
+    (so a model-round gives the same digits as in a worker)."""
     if workers == 1:
-        yield from map(run_job, jobs)
+        threads = torch.get_num_threads()
+        if one_thread:
+            torch.set_num_threads(1)
+        try:
+            yield from map(run_job, with_pairs(jobs))
+        finally:
+            torch.set_num_threads(threads)
         return
     # spawn, not fork: a forked child of a process that already ran OpenMP can hang.
     pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_start_worker)
-    try:
-        yield from pool.imap(run_job, jobs)
+    try:  # imap takes the jobs as the workers ask for them: a few rounds' pairs in flight
+        yield from pool.imap(run_job, with_pairs(jobs))
     finally:
         pool.terminate()
         pool.join()

@@ -31,6 +31,7 @@ from rounds import (
     mnist_splits,
     progress_line,
     run_jobs,
+    workers_for,
 )
 from train import DEFAULTS, OPTIMIZERS, model_settings, setting
 from utils import (
@@ -120,7 +121,8 @@ def parse_args(argv=None):
     parser.add_argument('--workers', type=positive_int, default=None,
                         help='processes training model-rounds side by side, one thread each; '
                              '1 trains in this process with torch\'s default threads '
-                             '(default: the number of cores on cpu, 1 on cuda)')
+                             '(default: one per core, at most one per model-round and as many as '
+                             'the free memory holds at about 1 GB each; 1 on cuda)')
     parser.add_argument('--curves', action='store_true',
                         help='also measure test loss and error after every epoch, for learning '
                              'curves (about a quarter more time; default: train history per '
@@ -142,9 +144,7 @@ def parse_args(argv=None):
         parser.error(str(error))
     if held_out_problem(args.validation, args.folds):
         parser.error(held_out_problem(args.validation, args.folds))
-    if args.workers is None:
-        args.workers = (os.cpu_count() or 1) if args.device == 'cpu' else 1
-    if args.device == 'cuda' and args.workers > 1:
+    if args.device == 'cuda' and (args.workers or 1) > 1:
         parser.error('--workers above 1 is for the CPU; on cuda one process uses the GPU')
     if args.resume is not None:
         if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
@@ -241,12 +241,13 @@ def run(args, made_by):
         list_models()
         return 0
     overrides = args.overrides
-    try:
-        mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
-    except prologue.MnistUnavailable as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-
+    # Round r's pairs are drawn from seed S+r, the same for every model.
+    jobs = [make_job(name, round_index, args.seed + round_index, split, overrides, args.data_dir,
+                     args.device, args.curves, args.quiet,
+                     fold=None if args.folds is None else fold)
+            for round_index in range(args.rounds)
+            for name in args.models
+            for fold, split in held_out_sets(args.validation, args.folds)]
     config = dict(models=args.models, rounds=args.rounds, seed=args.seed, device=args.device,
                   workers=args.workers, curves=args.curves, pairs=PAIRS,
                   held_out=held_out_description(args.validation, args.folds),
@@ -262,24 +263,27 @@ def run(args, made_by):
         except ValueError as error:
             print(f'error: --resume: {error}', file=sys.stderr)
             return 2
+    total = len(jobs)
+    jobs = [job for job in jobs if run_key(job) not in done]
+    workers, why, warning = workers_for(args.workers, len(jobs), args.device)
+    if warning:
+        print(warning, file=sys.stderr)
+    config['workers'] = workers
+    try:
+        mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
+    except prologue.MnistUnavailable as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     started = time.perf_counter()
     interrupted = False
-    # Round r's pairs are drawn from seed S+r, the same for every model.
-    jobs = [make_job(name, round_index, args.seed + round_index, split, overrides, args.data_dir,
-                     args.device, args.curves, args.quiet,
-                     fold=None if args.folds is None else fold)
-            for round_index in range(args.rounds)
-            for name in args.models
-            for fold, split in held_out_sets(args.validation, args.folds)]
-    jobs = [job for job in jobs if run_key(job) not in done]
-    total = len(jobs) + len(done)
+    one_thread = args.workers is None  # the default gives each model-round one thread
     try:
         if not args.quiet:  # inside the try: a Ctrl-C right after this line still gets the table
             print(f'{len(jobs)} model-rounds to train'
                   + (f' ({len(done)} already done)' if done else '')
-                  + f' on {args.workers} worker(s); Ctrl-C stops and keeps the finished ones',
+                  + f' on {workers} worker(s) ({why}); Ctrl-C stops and keeps the finished ones',
                   file=sys.stderr, flush=True)
-        for result in run_jobs(jobs, args.workers):
+        for result in run_jobs(jobs, workers, one_thread):
             results.append(result)
             if args.out:  # before the progress line: a reported model-round is in the file
                 write_json_atomic(args.out, dict(config=config, results=results))
@@ -293,9 +297,9 @@ def run(args, made_by):
 
     elapsed = time.perf_counter() - started
     env = config['environment']
-    threads = '1 thread each' if args.workers > 1 else f"{env['torch_threads']} threads"
+    threads = '1 thread each' if workers > 1 or one_thread else f"{env['torch_threads']} threads"
     print(f"{len(results)} model-rounds of {total}, seed {args.seed}, device {args.device}, "
-          f"{args.workers} worker(s) with {threads}, torch {env['torch']}, "
+          f"{workers} worker(s) with {threads}, torch {env['torch']}, "
           f"{elapsed:.0f} s in all")
     held_out = 'test' if args.validation is None and args.folds is None else 'val'
     print(results_table(args.models, results, held_out))

@@ -22,7 +22,6 @@ Examples:
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -88,8 +87,9 @@ def parse_args(argv=None):
                              f'with seeds seed+{TEST_SEED_OFFSET}... (default: none)')
     parser.add_argument('--data_dir', default=None,
                         help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
-    parser.add_argument('--workers', type=positive_int, default=os.cpu_count() or 1,
-                        help='processes side by side, one thread each (default: %(default)s)')
+    parser.add_argument('--workers', type=positive_int, default=None,
+                        help='processes side by side, one thread each (default: as test.py, one '
+                             'per core, at most one per run and as many as the free memory holds)')
     parser.add_argument('--out', default=None, metavar='FILE.json',
                         help='write the grid, every run and the choice to this JSON')
     parser.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
@@ -206,7 +206,12 @@ def collect(jobs, runs, args, output):
     """Run `jobs`, appending each result to `runs`, with a progress line and the
     JSON rewritten after each; returns the seconds taken. Ctrl-C passes through."""
     started = time.perf_counter()
-    for done, run in enumerate(rounds.run_jobs(jobs, args.workers), 1):
+    workers, why, warning = rounds.workers_for(args.workers, len(jobs))
+    if warning:
+        print(warning, file=sys.stderr)
+    if not args.quiet:
+        print(f'{len(jobs)} runs on {workers} worker(s) ({why})', file=sys.stderr, flush=True)
+    for done, run in enumerate(rounds.run_jobs(jobs, workers, one_thread=args.workers is None), 1):
         runs.append(run)
         if args.out:  # before the progress line: a reported run is in the file
             write_json_atomic(args.out, output)

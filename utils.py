@@ -11,12 +11,33 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
 import tempfile
 
 import torch
+
+# The oldest torch the project runs on, as requirements.txt and README.md say.
+TORCH_FLOOR = (2, 0)
+
+
+def torch_too_old(version):
+    """A one-line refusal when torch `version` ('1.13.1+cpu') is below
+    TORCH_FLOOR, else None."""
+    found = tuple(int(part) for part in re.findall(r'\d+', version)[:2])
+    if found >= TORCH_FLOOR:
+        return None
+    needed = '.'.join(map(str, TORCH_FLOOR))
+    return (f'error: this project needs torch {needed} or newer (with the torchvision that '
+            f'matches it), and torch {version} is installed: pip install -r requirements.txt')
+
+
+# Every script imports this module: an older torch stops them all here, with
+# the message and exit status 1, before any of its missing parts is reached.
+if torch_too_old(torch.__version__):
+    raise SystemExit(torch_too_old(torch.__version__))
 
 
 def mean_std(values):
@@ -98,15 +119,77 @@ def choose_device(name):
     return name
 
 
+def cpu_capability():
+    """The vector instructions torch's CPU kernels use here ('AVX2', 'AVX512',
+    ...; None if torch does not say). Float results of the same run differ
+    between them, so bit-for-bit reproduction needs the same kind."""
+    backend = getattr(torch.backends, 'cpu', None)  # torch 2.1 and newer
+    if backend is not None:
+        return backend.get_cpu_capability()
+    # Older torch prints it in its build summary: '  - CPU capability usage: AVX2'.
+    found = re.search(r'CPU capability usage: (\S+)', torch.__config__.show())
+    return found.group(1) if found else None
+
+
 def environment():
     """What a reader needs to judge a timing: versions, machine, threads."""
-    # The vector instructions torch uses (AVX2, AVX512): float results of the same
-    # run differ between them, so bit-for-bit reproduction needs the same kind.
     return dict(torch=torch.__version__, python=platform.python_version(),
                 machine=platform.machine(), processor=platform.processor() or None,
-                cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                cpu_capability=cpu_capability(),
                 cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+
+
+def available_memory():
+    """Bytes of memory that new processes can take without swapping, or None
+    where the platform does not say. Linux: MemAvailable, within the memory
+    limit of the process's cgroup (a container's); Windows: the available
+    physical memory; other POSIX systems (macOS): the free pages, else half the
+    physical memory."""
+    try:
+        if os.path.isfile('/proc/meminfo'):
+            with open('/proc/meminfo') as f:
+                fields = dict(line.split(':', 1) for line in f)
+            available = int(fields['MemAvailable'].split()[0]) * 1024
+            return min(available, _cgroup_memory_left() or available)
+        if os.name == 'nt':
+            return _windows_available_memory()
+        pages = os.sysconf_names.get('SC_AVPHYS_PAGES')
+        if pages is not None:
+            return os.sysconf(pages) * os.sysconf('SC_PAGE_SIZE')
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') // 2
+    except (OSError, ValueError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def _cgroup_memory_left():
+    """The bytes left under this process's cgroup v2 memory limit, or None (no limit, no cgroup v2)."""
+    try:
+        with open('/proc/self/cgroup') as f:
+            path = next(line.split(':', 2)[2].strip() for line in f if line.startswith('0::'))
+        folder = os.path.join('/sys/fs/cgroup', path.lstrip('/'))
+        with open(os.path.join(folder, 'memory.max')) as f:
+            limit = f.read().strip()
+        with open(os.path.join(folder, 'memory.current')) as f:
+            current = int(f.read())
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None if limit == 'max' else max(int(limit) - current, 0)
+
+
+def _windows_available_memory():
+    import ctypes
+
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [('length', ctypes.c_ulong), ('load', ctypes.c_ulong),
+                    ('total', ctypes.c_ulonglong), ('available', ctypes.c_ulonglong),
+                    ('total_page_file', ctypes.c_ulonglong), ('free_page_file', ctypes.c_ulonglong),
+                    ('total_virtual', ctypes.c_ulonglong), ('free_virtual', ctypes.c_ulonglong),
+                    ('free_extended', ctypes.c_ulonglong)]
+    status = MemoryStatus(length=ctypes.sizeof(MemoryStatus))
+    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+        return None
+    return status.available
 
 
 REPOSITORY = os.path.dirname(os.path.abspath(__file__))
