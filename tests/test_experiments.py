@@ -399,11 +399,12 @@ def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path, r
 def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist, tmp_path):
     out = tmp_path / 'tune.json'
     # 9 runs of about a second each on two workers: the Ctrl-C, sent when the
-    # first is reported, finds several seconds of work left.
+    # first is reported (the line after the one naming the workers), finds
+    # several seconds of work left.
     process = start_script('tune.py', 'cnn_ws_aux', '--data_dir', fake_mnist, '--lr',
                            '1e-3,2e-3,3e-3', '--epochs', '10', '--rounds', '3', '--workers', '2',
                            '--out', out)
-    stdout, stderr = interrupt_after(process, lines=1)
+    stdout, stderr = interrupt_after(process, lines=2)
     assert process.returncode == 130, stderr
     assert 'Traceback' not in stderr
     assert 'interrupted' in stderr and 'validation err %' in stdout
