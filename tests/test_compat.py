@@ -3,6 +3,7 @@ floor are found by feature with a fallback, MNIST is read without torchvision,
 and the default worker count fits the cores, the model-rounds and the memory."""
 
 import os
+import pickle
 import subprocess
 import sys
 
@@ -84,12 +85,13 @@ def test_adam_is_fused_where_this_torch_can_and_trains_either_way():
 
 
 class AdamOfTorch20(torch.optim.Adam):
-    """Adam as torch 2.0 to 2.3 build it on CPU tensors: fused=True is refused."""
+    """Adam as torch 2.0 to 2.3 build it on CPU tensors: the parameters are
+    taken in, then fused=True is refused."""
 
     def __init__(self, params, fused=None, **options):
+        super().__init__(params, **options)
         if fused:
             raise RuntimeError('`fused=True` requires all the params to be CUDA, floating point Tensor')
-        super().__init__(params, **options)
 
 
 def test_without_a_fused_kernel_the_default_adam_takes_every_parameter():
@@ -102,7 +104,7 @@ def test_without_a_fused_kernel_the_default_adam_takes_every_parameter():
 def test_cpu_capability_from_the_build_summary_of_an_older_torch(monkeypatch):
     assert utils.cpu_capability()  # this torch says it, one way or the other
     # torch 2.0 has no torch.backends.cpu (and the package's __getattr__ would import it back).
-    monkeypatch.setattr(torch.backends, 'cpu', None)
+    monkeypatch.setattr(torch.backends, 'cpu', None, raising=False)
     monkeypatch.setattr(torch.__config__, 'show',
                         lambda: 'PyTorch built with:\n  - CPU capability usage: AVX512\n  - ...\n')
     assert utils.cpu_capability() == 'AVX512'
@@ -211,3 +213,13 @@ def test_a_model_round_gives_the_same_digits_in_a_worker_and_here_on_one_thread(
     for a, b in zip(here, pooled):
         assert a['model'] == b['model'] and a['history'] == b['history']
         assert a['held_out_error'] == b['held_out_error'] and a['train_error'] == b['train_error']
+
+
+def test_the_pairs_go_to_the_workers_by_value(fake_mnist):
+    # As tensors, multiprocessing would move them to shared memory, and the pool
+    # would draw every job's pairs at once; as bytes, a few are in flight.
+    job = rounds.make_job('mlp', 0, 7, ('validation', 100), {}, str(fake_mnist))
+    sent = next(rounds.with_pairs([job]))['pairs']
+    assert isinstance(sent, bytes)
+    pairs, drawn = pickle.loads(sent), rounds.round_pairs(str(fake_mnist), 7, ('validation', 100))
+    assert all(torch.equal(a, b) for a, b in zip(pairs, drawn)) and pairs.test_input.size(0) == 100
