@@ -47,8 +47,8 @@ def mnist_splits(data_dir):
 
 
 # Peak resident memory of one worker process, with a margin: in the default
-# run a worker peaks at about 0.73 GB (torch itself 0.52 GB, and 0.16 GB more
-# once the first optimizer imports torch._dynamo, in torch 2.14).
+# run a worker peaks at 0.72 GB (torch itself 0.52 GB, and 0.16 GB more once
+# the first optimizer imports torch._dynamo, in torch 2.14; EXPERIMENTS.md).
 WORKER_MEMORY = 1.0e9
 # Workers started where the platform does not say how much memory is free.
 WORKERS_WITHOUT_MEMORY_FIGURE = 4
