@@ -14,8 +14,8 @@ Both train the course's reference convnet (report 002's model 1, `cnn_2ch`,
 
 Each is run `--repeats` times, alternating, on seeds S, S+1, ... (same pairs
 and initial weights for both); the medians are compared. The achieved GFLOP/s
-are counted with torch's FlopCounterMode and set against this core's measured
-float32 matmul rate, the ceiling. Then every model of the default suite trains
+are counted with torch's FlopCounterMode (torch 2.1 and newer) and set
+against this core's measured float32 matmul rate, the ceiling. Then every model of the default suite trains
 one round, for the time per model-round. With --records, the time-to-accuracy
 records train beside cnn_2ch and best, and their seconds are given as ratios.
 
@@ -328,7 +328,7 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)
     try:
-        mnist = prologue.load_mnist_splits(args.data_dir)
+        mnist = prologue.load_mnist_splits(args.data_dir, torch.uint8)
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
