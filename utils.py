@@ -1,6 +1,8 @@
-"""Small helpers shared by the scripts: statistics, command-line value types,
-the results table, atomic JSON files, the device choice, what made a results
-file (provenance), and reading results files (load_results, completed, run_key).
+"""Small helpers shared by the scripts: the check that torch is recent enough
+(at import: every script imports this module), statistics, command-line value
+types, the results table, atomic JSON files, the device choice, the machine
+(environment, available_memory), what made a results file (provenance), and
+reading results files (load_results, completed, run_key).
 
 Example:
     python -c "import utils; print(utils.mean_std([1.0, 2.0, 3.0]))"
