@@ -276,7 +276,8 @@ def run(args, made_by):
         return 1
     started = time.perf_counter()
     interrupted = False
-    one_thread = args.workers is None  # the default gives each model-round one thread
+    # The default gives each model-round on the CPU one thread, in a worker or here.
+    one_thread = args.workers is None and args.device == 'cpu'
     try:
         if not args.quiet:  # inside the try: a Ctrl-C right after this line still gets the table
             print(f'{len(jobs)} model-rounds to train'
