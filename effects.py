@@ -3,13 +3,26 @@
 In round r every model of a test.py run sees the same pairs (those of seed
 S+r; rounds are matched by seed, also across files), so the effect of
 an ingredient is measured on paired differences d_r = error(with) - error(without)
-(percentage points of test error). In K-fold runs (test.py --folds K, or
-tune.py --folds K, whose settings count as models) each fold of a round is
-one paired difference, on its held-out pairs. For each effect this prints
-the mean difference, its 95% interval (Student t), the paired t-test p-value
-and the exact sign-flip permutation p-value (all 2^n sign patterns for n <=
-16 rounds, else 100,000 random ones); negative differences mean the
-ingredient helps. With --digits, the digit errors are compared instead.
+(percentage points of test error). For each effect this prints the mean
+difference, its 95% interval (Student t), the paired t-test p-value and the
+exact sign-flip permutation p-value (all 2^n sign patterns for n <= 16
+rounds, else 100,000 random ones); negative differences mean the ingredient
+helps. With --digits, the digit errors are compared instead.
+
+Test rounds (and validation rounds: one split of each round's own pairs) are
+independent, as both tests assume. The K folds of a K-fold round (test.py
+--folds K, or tune.py --folds K, whose settings count as models) are not:
+any two of its fits share (K-2)/(K-1) of their training pairs, so their
+differences are positively correlated and the plain t interval is too narrow.
+For fold runs the interval and t-test use the corrected resampled t
+(Nadeau and Bengio, "Inference for the generalization error", Machine
+Learning 52, 2003; Bouckaert and Frank, "Evaluating the replicability of
+significance tests for comparing learning algorithms", PAKDD 2004): over J
+fits the mean's variance is (1/J + n_test/n_train) s^2 = (1/J + 1/(K-1)) s^2
+instead of s^2/J, with J - 1 degrees of freedom. The sign-flip test flips whole
+rounds (each round's mean over its folds), since only rounds are exchangeable;
+with R rounds it cannot give a p below 2/2^R, so under 6 rounds it is left out
+and the output says so.
 
 Examples:
     python effects.py results/default.json
@@ -29,6 +42,7 @@ import itertools
 import json
 import math
 import random
+import re
 import statistics
 import sys
 
@@ -92,21 +106,43 @@ def sign_flip_p(differences, samples=100_000, seed=0):
     return hits / total
 
 
-def paired_effect(without, with_):
-    """Statistics of the paired differences with_ - without (two equal-length lists)."""
+# Over R whole rounds the sign-flip test cannot give a p below 2 / 2^R (0.5 for
+# 2 rounds, 0.0625 for 5): from 6 rounds on it can reach 0.05.
+SIGN_FLIP_MIN_ROUNDS = 6
+CORRECTED_T = ('corrected resampled t (Nadeau and Bengio 2003; Bouckaert and Frank 2004), '
+               'sign-flip over whole rounds')
+
+
+def paired_effect(without, with_, rounds_of=None, folds=None):
+    """Statistics of the paired differences with_ - without (two equal-length
+    lists). For K-fold runs, `folds` is K and `rounds_of` names the round of
+    each difference: the interval and t-test are then the corrected resampled
+    t, and the sign-flip test flips whole rounds (see the docstring on top)."""
     differences = [b - a for a, b in zip(without, with_)]
     n = len(differences)
     mean = statistics.fmean(differences)
     effect = dict(rounds=n, mean=mean, without=statistics.fmean(without),
-                  with_=statistics.fmean(with_), sign_flip_p=sign_flip_p(differences))
+                  with_=statistics.fmean(with_))
+    if folds is None:
+        effect['sign_flip_p'] = sign_flip_p(differences)
+        # How many independent differences the interval may count on: all of them.
+        effective_n = n
+    else:
+        round_means = [statistics.fmean(d for d, r in zip(differences, rounds_of) if r == name)
+                       for name in dict.fromkeys(rounds_of)]
+        effect.update(rounds=len(round_means), fits=n, folds=folds, method=CORRECTED_T,
+                      sign_flip_p=(sign_flip_p(round_means)
+                                   if len(round_means) >= SIGN_FLIP_MIN_ROUNDS else math.nan))
+        # Var(mean) = (1/J + n_test/n_train) s^2, and n_test/n_train = 1/(K-1).
+        effective_n = 1 / (1 / n + 1 / (folds - 1))
     if n < 2:
         return dict(effect, low=math.nan, high=math.nan, t_test_p=math.nan)
     std = statistics.stdev(differences)
-    half = t_quantile(0.975, n - 1) * std / math.sqrt(n)
+    half = t_quantile(0.975, n - 1) * std / math.sqrt(effective_n)
     if std == 0:
         t_test_p = 1.0 if mean == 0 else 0.0
     else:
-        t = mean / (std / math.sqrt(n))
+        t = mean / (std / math.sqrt(effective_n))
         t_test_p = 2 * (1 - t_cdf(abs(t), n - 1))
     return dict(effect, low=mean - half, high=mean + half, t_test_p=t_test_p)
 
@@ -126,26 +162,59 @@ def errors_by_round(results, model, measure='held_out_error'):
             if r.get(measure) is not None}
 
 
+def fold_count(config):
+    """K of a K-fold results file, read from the held-out description that
+    rounds.held_out_description wrote in its config; None for other files."""
+    match = re.match(r'(\d+)-fold cross-validation', str(config.get('held_out', '')))
+    return int(match.group(1)) if match else None
+
+
 def runs_as_models(saved):
-    """The runs of a results file; those of a tune.py file each named as a model
-    of its own: 'MODEL (axis value, ...)' for its setting."""
-    if 'settings' not in saved:
-        return saved['results']
-    names = [f"{saved['config']['model']} ({', '.join(f'{k} {v}' for k, v in setting.items())})"
-             for setting in saved['settings']]
-    return [dict(run, model=names[run['tag']['setting']]) for run in saved['results']]
+    """The runs of a results file, each fold run with its file's K as 'folds';
+    those of a tune.py file each named as a model of its own: 'MODEL (axis
+    value, ...)' for its setting."""
+    runs = saved['results']
+    if 'settings' in saved:
+        names = [f"{saved['config']['model']} ({', '.join(f'{k} {v}' for k, v in setting.items())})"
+                 for setting in saved['settings']]
+        runs = [dict(run, model=names[run['tag']['setting']]) for run in runs]
+    folds = fold_count(saved['config'])
+    return [dict(run, folds=folds) if run['held_out'] == 'fold' and folds else run for run in runs]
+
+
+def fold_counts(results):
+    """{pairing: K} of the K-fold runs of `results`: K as runs_as_models read it
+    from the file's config, else 1 + the largest fold index of the runs."""
+    largest = max((r['tag']['fold'] for r in results if r['held_out'] == 'fold'), default=0)
+    return {pairing(r): r.get('folds', max(2, largest + 1))
+            for r in results if r['held_out'] == 'fold'}
 
 
 def effects(results, comparisons, measure='held_out_error'):
     """One dict per comparison (name, without, with) whose two models both have
-    rounds in `results`, over the rounds both completed."""
+    rounds in `results`, over the rounds both completed. Where the two models
+    have K-fold runs and other rounds too, each kind gets a row, the fold
+    row's name ending in ' (folds)'."""
+    folds = fold_counts(results)
     rows = []
     for name, without, with_ in comparisons:
         a, b = errors_by_round(results, without, measure), errors_by_round(results, with_, measure)
         common = sorted(set(a) & set(b))
-        if common:
-            rows.append(dict(effect=name, without_model=without, with_model=with_,
-                             **paired_effect([a[r] for r in common], [b[r] for r in common])))
+        kinds = {False: [key for key in common if key not in folds],
+                 True: [key for key in common if key in folds]}
+        for in_folds, keys in kinds.items():
+            if not keys:
+                continue
+            design = {}
+            if in_folds:
+                counts = {folds[key] for key in keys}
+                if len(counts) > 1:
+                    raise ValueError(f'{name}: its fold runs come from {sorted(counts)}-fold '
+                                     'cross-validations; compare them one K at a time')
+                design = dict(rounds_of=[key[0] for key in keys], folds=counts.pop())
+            rows.append(dict(effect=name + (' (folds)' if in_folds and kinds[False] else ''),
+                             without_model=without, with_model=with_,
+                             **paired_effect([a[r] for r in keys], [b[r] for r in keys], **design)))
     return rows
 
 
@@ -188,8 +257,36 @@ def format_p(p):
     return '-' if math.isnan(p) else ('<0.001' if p < 0.001 else f'{p:.3f}')
 
 
+def runs_cell(row):
+    """How many paired differences: rounds, or for fold rows fits = rounds x folds."""
+    if 'fits' not in row:
+        return row['rounds']
+    whole = row['fits'] == row['rounds'] * row['folds']
+    return f"{row['fits']} {'=' if whole else 'in'} {row['rounds']}x{row['folds']}"
+
+
+def fold_note(rows):
+    """What the fold rows' statistics are, printed under a table that has some."""
+    fold_rows = [row for row in rows if 'fits' in row]
+    if not fold_rows:
+        return ''
+    left_out = [row['rounds'] for row in fold_rows if row['rounds'] < SIGN_FLIP_MIN_ROUNDS]
+    lines = ['Rows of K-fold runs (J = R rounds x K folds): the folds of a round share its training',
+             'pairs, so the interval and t-test p are the corrected resampled t (Nadeau and Bengio',
+             '2003; Bouckaert and Frank 2004): the mean of the J differences has variance',
+             '(1/J + 1/(K-1)) s^2, with J - 1 degrees of freedom. The sign-flip test flips whole']
+    if left_out:
+        most = max(left_out)
+        lines += [f"rounds (a round's mean over its folds); R rounds give no p below 2/2^R "
+                  f'({2 / 2 ** most:.2f} for {most}),',
+                  f'so under {SIGN_FLIP_MIN_ROUNDS} rounds it is left out (-).']
+    else:
+        lines.append("rounds (a round's mean over its folds).")
+    return '\n'.join(lines)
+
+
 def effects_table(rows, held_out='test'):
-    body = [[row['effect'], f"{row['without_model']} -> {row['with_model']}", row['rounds'],
+    body = [[row['effect'], f"{row['without_model']} -> {row['with_model']}", runs_cell(row),
              f"{row['without']:.1f} -> {row['with_']:.1f}", f"{row['mean']:+.2f}",
              f"[{row['low']:+.2f}, {row['high']:+.2f}]", format_p(row['t_test_p']),
              format_p(row['sign_flip_p'])]
@@ -211,8 +308,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='Paired effects between the models of a results file.')
     parser.add_argument('results', nargs='+',
                         help='results JSONs written by test.py --out or tune.py --out (rounds '
-                             'are paired by seed, and folds by fold; each tuning setting counts '
-                             'as a model)')
+                             'are paired by seed, and folds by fold, with the corrected '
+                             'resampled t for folds; each tuning setting counts as a model)')
     parser.add_argument('--compare', type=comparison, action='append', default=None,
                         metavar='WITHOUT:WITH',
                         help='a pair of models to compare (repeatable; default: weight sharing, '
@@ -246,13 +343,19 @@ def main(argv=None):
         others = [m for m in dict.fromkeys(r['model'] for r in results) if m != args.against]
         comparisons += [(m, args.against, m) for m in others]
     measure = 'held_out_digit_error' if args.digits else 'held_out_error'
-    rows = effects(results, comparisons or default_comparisons(), measure)
+    try:
+        rows = effects(results, comparisons or default_comparisons(), measure)
+    except ValueError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     if not rows:
         print('error: no comparison has both of its models in the file', file=sys.stderr)
         return 1
     scored_on = {r['held_out'] for r in results}
     label = ('test' if scored_on == {'test'} else 'val') + (' digit' if args.digits else '')
-    print(json.dumps(rows, indent=1) if args.json else effects_table(rows, label))
+    note = fold_note(rows)
+    print(json.dumps(rows, indent=1) if args.json else
+          effects_table(rows, label) + (f'\n{note}' if note else ''))
     return 0
 
 

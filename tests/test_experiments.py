@@ -12,6 +12,7 @@ from conftest import ROOT, interrupt_after, run_script, start_script, synthetic_
 
 import effects
 import plots
+import rounds
 import tune
 
 
@@ -338,12 +339,75 @@ def test_effects_pair_folds_of_the_same_round(tmp_path, run_main):
                 held_out_digit_error=1.0)])))
     result = run_main(effects, str(path), '--against', 'best', '--json')
     row = next(row for row in json.loads(result.stdout) if row['with_model'] == 'lean')
-    assert row['rounds'] == 4 and row['mean'] == pytest.approx(0.5), 'one difference per fold'
+    assert (row['fits'], row['rounds'], row['folds']) == (4, 2, 2) and row['mean'] == pytest.approx(0.5)
     table = run_main(effects, str(path), '--against', 'best').stdout
-    assert 'val err %' in table and 'test err %' not in table
+    assert 'val err %' in table and 'test err %' not in table and '4 = 2x2' in table
+    assert 'the corrected resampled t (Nadeau and Bengio' in table
+    assert 'no p below 2/2^R (0.50 for 2),\nso under 6 rounds it is left out (-).' in table
     digits = run_main(effects, str(path), '--against', 'best', '--digits', '--json')
     (row,) = json.loads(digits.stdout)  # lean has no digit outputs: left out
-    assert row['with_model'] == 'wide' and row['rounds'] == 1 and row['mean'] == pytest.approx(-1.0)
+    assert row['with_model'] == 'wide' and row['fits'] == 1 and row['mean'] == pytest.approx(-1.0)
+
+
+# Two rounds of five folds: differences -0.5, 0, -1, -0.5, -0.5 | 0, -1, -0.5, 0, -1 (mean -0.5,
+# s = 0.408). The pinned numbers come from scipy, outside effects.py:
+#   se = s * sqrt(1/10 + 1/4); half = scipy.stats.t.ppf(0.975, 9) * se;
+#   p = 2 * scipy.stats.t.sf(0.5 / se, 9)
+# which gives [-1.046, +0.046], p = 0.068; the naive se = s / sqrt(10) gave [-0.792, -0.208],
+# p = 0.004, an interval that wrongly excludes 0.
+FOLD_WITHOUT = [2.0, 1.5, 2.5, 1.0, 2.0, 1.5, 2.0, 3.0, 1.5, 2.0]
+FOLD_WITH = [1.5, 1.5, 1.5, 0.5, 1.5, 1.5, 1.0, 2.5, 1.5, 1.0]
+
+
+def fold_runs(errors, seeds, folds):
+    """Fold runs of {model: [error per (seed, fold), seed-major]}."""
+    keys = [(seed, fold) for seed in seeds for fold in range(folds)]
+    return [dict(model=model, round=seed - seeds[0], seed=seed, tag=dict(fold=fold), held_out='fold',
+                 held_out_error=e, held_out_digit_error=e / 2, folds=folds)
+            for model, values in errors.items() for (seed, fold), e in zip(keys, values)]
+
+
+def test_fold_intervals_are_the_corrected_resampled_t():
+    row = effects.paired_effect(FOLD_WITHOUT, FOLD_WITH, rounds_of=[7] * 5 + [8] * 5, folds=5)
+    assert round(row['low'], 3) == -1.046 and round(row['high'], 3) == 0.046
+    assert round(row['t_test_p'], 3) == 0.068
+    assert (row['fits'], row['rounds'], row['folds']) == (10, 2, 5)
+    assert math.isnan(row['sign_flip_p']), '2 rounds: no sign-flip p'
+    naive = effects.paired_effect(FOLD_WITHOUT, FOLD_WITH)  # the same numbers as 10 test rounds
+    assert round(naive['low'], 3) == -0.792 and round(naive['high'], 3) == -0.208
+    assert round(naive['t_test_p'], 3) == 0.004
+    runs = fold_runs(dict(a=FOLD_WITHOUT, b=FOLD_WITH), [7, 8], 5)
+    (row,) = effects.effects(runs, [('a vs b', 'a', 'b')])
+    assert round(row['low'], 3) == -1.046 and round(row['t_test_p'], 3) == 0.068
+    (digits,) = effects.effects(runs, [('a vs b', 'a', 'b')], 'held_out_digit_error')
+    assert round(digits['low'], 3) == round(-1.046 / 2, 3) and round(digits['t_test_p'], 3) == 0.068
+
+
+def test_fold_sign_flip_flips_whole_rounds():
+    # Six rounds of two folds; round means -1 (five rounds) and +0.5: the patterns with
+    # |sum| >= 4.5 are the five -1s alike (2 ways) times the 0.5 either way: 4 of 64.
+    differences = [-1.5, -0.5] * 5 + [0.0, 1.0]
+    row = effects.paired_effect([0.0] * 12, differences, rounds_of=[r for r in range(6) for _ in '12'],
+                                folds=2)
+    assert row['rounds'] == 6 and row['sign_flip_p'] == pytest.approx(4 / 64)
+    assert effects.sign_flip_p(differences) != pytest.approx(4 / 64), 'flipping folds differs'
+
+
+def test_fold_count_reads_the_description_that_rounds_writes():
+    assert effects.fold_count(dict(held_out=rounds.held_out_description(folds=7))) == 7
+    assert effects.fold_count(dict(held_out=rounds.held_out_description(validation=200))) is None
+    assert effects.fold_count(dict(held_out='5-fold cross-validation')) == 5  # older files
+    assert effects.fold_count({}) is None
+
+
+def test_effects_refuse_to_pool_different_fold_counts(tmp_path, run_main):
+    runs = fold_runs(dict(a=[1.0, 2.0], b=[2.0, 2.0]), [1], 2) + fold_runs(
+        dict(a=[1.0, 2.0, 1.0], b=[2.0, 2.0, 1.0]), [2], 3)
+    path = tmp_path / 'mixed.json'
+    path.write_text(json.dumps(dict(config={}, results=runs)))
+    result = run_main(effects, str(path), '--compare', 'a:b')
+    assert result.returncode == 1 and 'compare them one K at a time' in result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 def test_effects_read_tuning_settings_as_models(tmp_path, run_main):
@@ -375,8 +439,11 @@ def test_effects_mix_test_and_fold_runs_of_one_seed():
     runs = [dict(model=m, seed=1, held_out='test', held_out_error=e) for m, e in (('a', 1.0), ('b', 2.0))]
     runs += [dict(model=m, seed=1, held_out='fold', tag=dict(fold=0), held_out_error=e)
              for m, e in (('a', 1.0), ('b', 3.0))]
-    (row,) = effects.effects(runs, [('a vs b', 'a', 'b')])
-    assert row['rounds'] == 2 and row['mean'] == pytest.approx(1.5)
+    test_row, fold_row = effects.effects(runs, [('a vs b', 'a', 'b')])
+    assert test_row['effect'] == 'a vs b' and test_row['rounds'] == 1 and 'fits' not in test_row
+    assert test_row['mean'] == pytest.approx(1.0)
+    assert fold_row['effect'] == 'a vs b (folds)' and fold_row['fits'] == 1
+    assert fold_row['mean'] == pytest.approx(2.0)
 
 
 def test_shared_mistakes_count_the_pairs_other_models_also_get_wrong(tmp_path, run_main):
