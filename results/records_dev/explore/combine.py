@@ -8,6 +8,10 @@ Run from the repository root after r15 and r20 (output: r15_combine.txt), and
 after r21 (output: r21_combine.txt):
     PYTHONPATH=. python results/records_dev/explore/combine.py results/records_dev/members 400,401
     PYTHONPATH=. python results/records_dev/explore/combine.py results/records_dev/members 430,431,432,433 seeds430_
+
+Its intervals are plain Student t over the fits, which treat the 5 folds of a
+seed as independent and so are too narrow; rescale.py turns its outputs into
+the corrected resampled t intervals (the *_corrected.txt files).
 """
 import math, os, statistics, sys
 import torch

@@ -1,5 +1,8 @@
 """Issue 14's throwaway: paired differences between the recipes of explore.py's
-.out files, fit by fit (95% Student-t interval of the mean difference).
+.out files, fit by fit, with the 95% interval of the corrected resampled t
+(the fits are 5 folds of each seed, which share training pairs: the mean of n
+differences has variance (1/n + 1/4) s^2, n - 1 degrees of freedom; Nadeau
+and Bengio 2003), as effects.py gives for fold runs.
 
     python results/records_dev/explore/paired.py OUT [BASE_INDEX] [BASE_OUT]
 
@@ -12,7 +15,7 @@ from scipy import stats
 
 def interval(d):
     m = sum(d) / len(d)
-    h = stats.t.ppf(0.975, len(d) - 1) * statistics.stdev(d) / math.sqrt(len(d))
+    h = stats.t.ppf(0.975, len(d) - 1) * statistics.stdev(d) * math.sqrt(1 / len(d) + 1 / 4)
     return f'{m:+.2f} [{m - h:+.2f}, {m + h:+.2f}]'
 
 rows = [json.loads(line) for line in open(sys.argv[1])]

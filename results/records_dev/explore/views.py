@@ -7,6 +7,10 @@ Run from the repository root after r18 (its output: r18_views.txt):
     PYTHONPATH=. python results/records_dev/explore/views.py results/records_dev/members/views 400,401
 and after r19 (one member per fit, output r19_views.txt):
     PYTHONPATH=. python results/records_dev/explore/views.py results/records_dev/members/views1 430,431,432,433 1
+
+Its intervals are plain Student t over the fits, which treat the 5 folds of a
+seed as independent and so are too narrow; rescale.py turns its outputs into
+the corrected resampled t intervals (the *_corrected.txt files).
 """
 import math, statistics, sys
 import torch
