@@ -199,7 +199,7 @@ REPORTS = {
              'SiameseNet are ours, sized to the published counts. * The figure captions '
              'contradict the layers: the MLP of Fig. 2 has 466,946 parameters, the number '
              'printed under Fig. 3 (AuxNet), so the two captions look swapped; our AuxNet '
-             'is sized to 111,138.'),
+             'is sized to the 111,138 printed under Fig. 2, and has 110,614.'),
     'r001': ('Report 001 (Oliveira, Jeanfavre, Ruiz de Velasco): 20 rounds, Adam 1e-3; '
              'ConvNet 50 epochs at batch 100, MLP 25 epochs at batch 25; time given per epoch '
              '(shown here times the epochs).',
