@@ -1,0 +1,80 @@
+"""README.md's result tables and headline numbers equal the committed results
+files they come from, as the project's own formatting code prints them, so a
+rerun or an edit that drifts fails here."""
+
+import pytest
+from conftest import ROOT, load_script
+
+import effects
+import plots
+from utils import completed, load_results, mean_std
+
+README = (ROOT / 'README.md').read_text()
+
+
+def results(name):
+    return load_results(ROOT / 'results' / name)
+
+
+def block_after(marker):
+    """The indented block that follows the first README line holding `marker`
+    after a blank line (the output printed under a command), unindented."""
+    lines = README.splitlines()
+    start = next(i for i, line in enumerate(lines) if marker in line)
+    first = next(i for i in range(start, len(lines)) if not lines[i].strip()) + 1
+    block = []
+    for line in lines[first:]:
+        if not line.startswith('    '):
+            break
+        block.append(line[4:])
+    assert block, f'no block under {marker!r}'
+    return '\n'.join(block)
+
+
+def results_table(saved):
+    return load_script('test').results_table(saved['config']['models'], saved['results'])
+
+
+def test_the_main_table_is_that_of_the_default_run():
+    assert block_after('python test.py --out results/default.json') == results_table(
+        results('default.json'))
+
+
+def test_the_paired_effects_are_those_of_the_default_run():
+    rows = effects.effects(results('default.json')['results'], effects.default_comparisons())
+    assert block_after('python effects.py results/default.json') == effects.effects_table(rows)
+
+
+def test_bests_row_is_that_of_its_final_run():
+    assert block_after('--models best --rounds 10 --seed 2026 --out results/best.json') == (
+        results_table(results('best.json')))
+
+
+def test_the_time_to_accuracy_table_is_that_of_the_records_run():
+    saved = results('records.json')
+    assert block_after('python plots.py time results/records.json') == (
+        plots.time_to_accuracy_table(saved['results'], saved['config']['models']))
+
+
+def mean_and_std(saved, model):
+    return mean_std(r['held_out_error'] for r in completed(saved['results'], model))
+
+
+def interval(saved, without, with_):
+    (row,) = effects.effects(saved['results'], [('', without, with_)])
+    return f"{row['mean']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}]"
+
+
+def test_the_numbers_in_the_prose_are_those_of_the_files():
+    default, best, records = results('default.json'), results('best.json'), results('records.json')
+    assert '(`cnn_2ch`) has {:.1f} ± {:.1f}%'.format(*mean_and_std(default, 'cnn_2ch')) in README
+    assert '**{:.2f} ± {:.2f}% test error**'.format(*mean_and_std(best, 'best')) in README
+    assert f"learned head: {interval(default, 'cnn_ws_aux', 'cnn_digits')} points" in README
+    within = interval(records, 'best', 'fast')
+    assert f'`fast` is within {within[1:5]} points of `best` ({within[6:]})' in README
+
+
+@pytest.mark.parametrize('name', ['default.json', 'best.json', 'records.json'])
+def test_the_files_behind_the_readme_are_test_rounds(name):
+    # README calls these test errors, and its intervals plain t over independent rounds.
+    assert {r['held_out'] for r in results(name)['results']} == {'test'}
