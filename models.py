@@ -25,6 +25,8 @@ where they differ from train.DEFAULTS; `GROUPS` names sets of them:
   ablation  `best`, the accuracy model, and its ablation
   records   the time-to-accuracy records beside the course's reference (cnn_2ch)
             and `best`, for timing in one run
+  course_budget_ablation, fast_ablation
+            a record and its variants, one ingredient changed at a time
   reports   the systems of the five reports, r000 ... r004 one report's
             (defined in reports.py with their published numbers)
 

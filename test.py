@@ -75,7 +75,9 @@ def parse_args(argv=None):
                         help='comma-separated model or group names (see --list). Groups: main '
                              '(the default: ' + ','.join(GROUPS['main']) + '), reports (every '
                              'report\'s systems), r000 ... r004 (one report\'s), heads (the head-input '
-                             'ablation), ablation (best and its ablation)')
+                             'ablation), ablation (best and its ablation), records (the '
+                             'time-to-accuracy records beside cnn_2ch and best), '
+                             'course_budget_ablation and fast_ablation (a record and its ablation)')
     parser.add_argument('--rounds', type=positive_int, default=10,
                         help='rounds per model; each draws new data and weights (default: %(default)s)')
     parser.add_argument('--epochs', type=positive_int, default=None,

@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import load_script, real_mnist_dir, run_script, synthetic_pairs, write_idx
 
+import models
 from models import GROUPS, MODELS, build_model, count_parameters
 
 cli = load_script('test')
@@ -92,6 +93,16 @@ def test_list_shows_every_model_with_parameters(capsys):
     assert len(listed) == sum(len(members) for group, members in GROUPS.items() if group != 'reports')
     for name, count in listed:
         assert int(count.replace(',', '')) == count_parameters(build_model(name)), name
+
+
+def test_every_group_is_named_in_the_models_help_and_docstring(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--help'])
+    words = capsys.readouterr().out.replace(',', ' ').replace('(', ' ').split()
+    for group in GROUPS:  # r000 ... r004 are named as a range
+        if not group.startswith('r00'):
+            assert group in words, f'--models help leaves out {group}'
+            assert group in models.__doc__, f'the models.py docstring leaves out {group}'
 
 
 @pytest.mark.parametrize('script, args', [('test.py', ['--rounds', '1', '--models', 'mlp',
