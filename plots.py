@@ -193,16 +193,42 @@ def plot_time_to_accuracy(plt, results, models, out):
     if not points:
         raise ValueError('none of these models has finished runs in this file')
     figure, ax = plt.subplots(figsize=(4.6, 3.0))
-    for model, (seconds, mean, std) in points.items():
+    for seconds, mean, std in points.values():
         ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=3, capsize=2)
-        ax.annotate(model, (seconds, mean), textcoords='offset points', xytext=(4, 3), fontsize=6)
     runs = completed(results, next(iter(points)))
     ax.set(xscale='log', yscale='log', xlabel='seconds per round, one core (training + prediction)',
            ylabel=f"{runs[0]['held_out']} error (% of pairs)",
            title=f'time to accuracy, mean ± std over {len(runs)} rounds')
     ax.grid(True, which='both', lw=0.3, alpha=0.5)
     figure.tight_layout()
+    label_points(figure, ax, {model: (seconds, mean) for model, (seconds, mean, _) in points.items()})
     return [save(figure, out, 'time_to_accuracy.pdf', clear=False), save(figure, out, 'time_to_accuracy.png')]
+
+
+# Where a label may sit beside its point, in points (x, y), tried in this order.
+LABEL_OFFSETS = ((4, 3), (4, -8), (-4, 3), (-4, -8), (4, 9), (4, -14), (-4, 9), (-4, -14))
+
+
+def label_points(figure, ax, points):
+    """Name each point {label: (x, y)} beside it, at the first of
+    LABEL_OFFSETS where its text overlaps no label placed before (from the top
+    down) and no point; returns the labels' boxes in display units."""
+    figure.canvas.draw()  # fixes the axes' limits, so that boxes can be measured
+    renderer = figure.canvas.get_renderer()
+    markers = [ax.transData.transform(xy) for xy in points.values()]
+    boxes = []
+    for label, xy in sorted(points.items(), key=lambda item: -item[1][1]):
+        for dx, dy in LABEL_OFFSETS:
+            text = ax.annotate(label, xy, textcoords='offset points', xytext=(dx, dy), fontsize=6,
+                               ha='left' if dx > 0 else 'right')
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in boxes) and not any(
+                    box.contains(*marker) for marker in markers):
+                break
+            if (dx, dy) != LABEL_OFFSETS[-1]:
+                text.remove()  # else it stays at the last offset
+        boxes.append(box)
+    return boxes
 
 
 def save(figure, out, name, clear=True):

@@ -249,6 +249,24 @@ def test_time_to_accuracy_counts_training_and_prediction_medians(tmp_path, run_m
         assert (tmp_path / 'figures' / name).stat().st_size > 1000
 
 
+def test_time_to_accuracy_labels_do_not_overlap():
+    matplotlib = pytest.importorskip('matplotlib')
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    # The committed records' crowded corner: near-equal times and errors.
+    points = {'mlp_ws': (0.54, 16.3), 'mlp': (0.66, 17.9), 'cnn_2ch': (1.76, 17.4),
+              'cnn': (2.97, 15.8), 'cnn_ws': (3.04, 14.8), 'cnn_ws_aux': (3.0, 3.45),
+              'cnn_digits': (2.88, 2.95), 'cnn_aux': (3.13, 4.47), 'best': (31.9, 0.94)}
+    figure, ax = plt.subplots(figsize=(4.6, 3.0))
+    for x, y in points.values():
+        ax.plot(x, y, 'o', ms=3)
+    ax.set(xscale='log', yscale='log')
+    boxes = plots.label_points(figure, ax, points)
+    assert len(boxes) == len(points) == len(ax.texts)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(figure)
+
+
 def test_plots_refuse_an_unknown_model(tmp_path, run_main):
     path = results_file(tmp_path, dict(cnn=[15.0]))
     result = run_main(plots, 'heatmap', str(path), '--model', 'mlp')
