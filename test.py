@@ -22,18 +22,19 @@ import time
 
 import dlc_practical_prologue as prologue
 from models import GROUPS, MODELS, build_model, count_parameters
-from rounds import (
+from train import (
+    DEFAULTS,
+    OPTIMIZERS,
     PAIRS,
     held_out_description,
     held_out_problem,
     held_out_sets,
     make_job,
     mnist_splits,
-    progress_line,
+    model_settings,
     run_jobs,
-    workers_for,
+    setting,
 )
-from train import DEFAULTS, OPTIMIZERS, model_settings, setting
 from utils import (
     choose_device,
     completed,
@@ -44,9 +45,11 @@ from utils import (
     non_negative_float,
     positive_float,
     positive_int,
+    progress_line,
     provenance,
     results_path_problem,
     run_key,
+    workers_for,
     write_json_atomic,
 )
 

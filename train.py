@@ -6,7 +6,10 @@ comparison (cnn_digits) on the digit losses alone. Inputs are normalised with
 the training pairs' mean and standard deviation only.
 
 `run_once(name, data, seed)` builds a registered model, trains it and returns
-its metrics; test.py calls it for every model and round.
+its metrics; test.py calls it for every model and round. The rounds are here
+too: a round's pairs from its seed (`round_pairs`, with a validation split or a
+fold held out), and `run_jobs`, which trains model-rounds side by side in
+worker processes (one thread each), the pairs sent from this process.
 
 Example:
     PYTORCH_DATA_DIR=../shared/data python train.py cnn_ws_aux --epochs 25
@@ -15,6 +18,9 @@ Example:
 import argparse
 import ast
 import math
+import multiprocessing
+import pickle
+import signal
 import sys
 import time
 from typing import NamedTuple
@@ -22,9 +28,10 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+import dlc_practical_prologue as prologue
 from dlc_practical_prologue import pair_target
 from models import DIGITS, MODELS, build_model, count_parameters
-from utils import positive_int
+from utils import epoch_ticker, positive_int
 
 # Course-like hyper-parameters: the brief's 25 epochs, Adam at its default rate.
 DEFAULTS = dict(
@@ -429,6 +436,145 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epo
         held_out_digit_error=digit_error(model, data.test_input, data.test_classes, held_out),
         held_out_mistakes=mistakes(held_out, data.test_target, data.test_classes),
         train_time_s=train_time, eval_time_s=eval_time, history=history)
+
+
+# --- Rounds: a round's pairs from its seed, and model-rounds in worker processes --
+# A round draws its own 1000 training and 1000 test pairs, and the weight
+# initialisation, from one seed; every model and every setting sees the same pairs
+# in a round, so differences between them are paired. test.py, report.tune and
+# report.bench share these.
+
+PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
+
+
+def draw_pairs(mnist, seed):
+    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`
+    from MNIST's two splits (see round_pairs for a held-out set)."""
+    generator = torch.Generator().manual_seed(seed)
+    (train_images, train_labels), (test_images, test_labels) = mnist
+    return PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
+                    *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
+
+
+_mnist = {}
+
+
+def mnist_splits(data_dir):
+    """MNIST's two splits, loaded (and checked) once per process, as uint8: a
+    quarter of float32's memory; a round's pairs become float32 as it draws them."""
+    if data_dir not in _mnist:
+        _mnist[data_dir] = prologue.load_mnist_splits(data_dir, torch.uint8)
+    return _mnist[data_dir]
+
+
+def round_pairs(data_dir, seed, held_out=None):
+    """The pairs of the round with `seed`. held_out: None (the test pairs),
+    ('validation', N) for the last N training pairs, or ('fold', k, K) for
+    fold k of K of the training pairs."""
+    pairs = draw_pairs(mnist_splits(data_dir), seed)
+    if held_out is None:
+        return pairs
+    kind, *values = held_out
+    if kind == 'validation':
+        return pairs.validation_split(*values)
+    if kind == 'fold':
+        return pairs.fold_split(*values)
+    raise ValueError(f'unknown held-out set {held_out!r}')
+
+
+def held_out_sets(validation=None, folds=None):
+    """[(fold, held_out)] of a round, for round_pairs: the test pairs (fold
+    None), the last `validation` training pairs (fold 0), or every fold of
+    K-fold cross-validation of the training pairs."""
+    if folds is not None:
+        return [(k, ('fold', k, folds)) for k in range(folds)]
+    if validation is not None:
+        return [(0, ('validation', validation))]
+    return [(None, None)]
+
+
+def held_out_problem(validation=None, folds=None):
+    """Why these held-out options cannot be used (a message naming the option),
+    or None."""
+    if folds is not None and not 2 <= folds <= PAIRS:
+        return f'--folds {folds}: must be 2 to {PAIRS}'
+    if validation is not None and validation >= PAIRS:
+        return f'--validation {validation}: must leave training pairs (below {PAIRS})'
+    return None
+
+
+def held_out_description(validation=None, folds=None):
+    if folds is not None:
+        return f'{folds}-fold cross-validation of the training pairs'
+    if validation is not None:
+        return f'validation: the last {validation} training pairs'
+    return 'test pairs'
+
+
+def _start_worker():
+    torch.set_num_threads(1)  # the workers share the cores, one each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu', curves=False,
+             quiet=False, **tag):
+    """One model-round for run_job: `model` trained on the pairs of `seed` and
+    scored on `split` (see round_pairs), with `overrides` of its training
+    settings; `tag` (fold, setting; None left out) tells it from the other
+    runs of its round."""
+    tag = {key: value for key, value in tag.items() if value is not None}
+    return dict(model=model, round=round_index, seed=seed, split=split,
+                held_out='test' if split is None else split[0], overrides=overrides,
+                data_dir=data_dir, device=device, curves=curves, quiet=quiet,
+                **({'tag': tag} if tag else {}))
+
+
+def with_pairs(jobs):
+    """Each job of make_job with its round's pairs, drawn here as it is sent,
+    so that only this process holds MNIST (55 MB, which would be a tenth of
+    each worker's memory). The pairs go pickled by value, 3 MB per job: as
+    tensors, multiprocessing would move them to shared memory, and the pool
+    would then draw every job's pairs at once (0.3 GB for the default run)
+    instead of a few at a time as the workers take them."""
+    for job in jobs:
+        yield dict(job, pairs=pickle.dumps(round_pairs(job['data_dir'], job['seed'], job['split'])))
+
+
+def run_job(job):
+    """One model-round of with_pairs: the result dict of train.run_once plus
+    the round, what it was scored on (and the tag); a diverged training is a
+    result marked failed."""
+    head = dict(round=job['round'], held_out=job['held_out'],
+                **({'tag': job['tag']} if 'tag' in job else {}))
+    pairs = pickle.loads(job['pairs']).to(job['device'])
+    ticker = None if job.get('quiet') else epoch_ticker(f"round {job['round'] + 1} {job['model']}")
+    try:
+        return dict(head, **run_once(job['model'], pairs, job['seed'], job['overrides'],
+                                     job['device'], job['curves'], on_epoch=ticker))
+    except TrainingDiverged as error:  # recorded as failed, and the run goes on
+        return dict(head, model=job['model'], seed=job['seed'], failed=str(error))
+
+
+def run_jobs(jobs, workers, one_thread=False):
+    """Results of the jobs, in order, computed by `workers` processes of one
+    thread each; if 1, here, with torch's threads, or one with `one_thread`
+    (so a model-round gives the same digits as in a worker)."""
+    if workers == 1:
+        threads = torch.get_num_threads()
+        if one_thread:
+            torch.set_num_threads(1)
+        try:
+            yield from map(run_job, with_pairs(jobs))
+        finally:
+            torch.set_num_threads(threads)
+        return
+    # spawn, not fork: a forked child of a process that already ran OpenMP can hang.
+    pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_start_worker)
+    try:  # imap takes the jobs as the workers ask for them: a few rounds' pairs in flight
+        yield from pool.imap(run_job, with_pairs(jobs))
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def main(argv=None):

@@ -2,7 +2,8 @@
 (at import: every script imports this module), statistics, command-line value
 types, the results table, atomic JSON files, the device choice, the machine
 (environment, available_memory), what made a results file (provenance), and
-reading results files (load_results, completed, run_key).
+reading results files (load_results, completed, run_key), how many worker
+processes a run starts (workers_for) and its progress lines on stderr.
 
 Example:
     python -c "import utils; print(utils.mean_std([1.0, 2.0, 3.0]))"
@@ -17,6 +18,7 @@ import re
 import shlex
 import statistics
 import subprocess
+import sys
 import tempfile
 
 import torch
@@ -198,8 +200,8 @@ REPOSITORY = os.path.dirname(os.path.abspath(__file__))
 
 
 def provenance(script, argv):
-    """What makes a results file: the command line (`script` and its
-    arguments `argv`) and the code version: the git commit of this checkout,
+    """What makes a results file: the command line (`script`, e.g. 'test.py'
+    or '-m report.tune', and its arguments `argv`) and the code version: the git commit of this checkout,
     with '+changes' when tracked files differ from it (None outside a git
     checkout)."""
     try:
@@ -211,7 +213,7 @@ def provenance(script, argv):
             commit += '+changes'
     except (OSError, subprocess.SubprocessError):
         commit = None
-    return dict(command=shlex.join(['python', script, *map(str, argv)]), commit=commit)
+    return dict(command=shlex.join(['python', *script.split(), *map(str, argv)]), commit=commit)
 
 
 def write_text_atomic(path, text):
@@ -236,8 +238,8 @@ def write_json_atomic(path, obj):
 
 
 # --- Results files ---------------------------------------------------------
-# One schema for test.py and tune.py: {'config': ..., 'results': [run, ...]}
-# (tune.py adds 'settings' and 'chosen'). A run names its model, round, seed,
+# One schema for test.py and report.tune: {'config': ..., 'results': [run, ...]}
+# (report.tune adds 'settings' and 'chosen'). A run names its model, round, seed,
 # optionally a tag (fold, setting), and what its error was measured on,
 # 'held_out': 'test' (the test pairs), 'validation' or 'fold' (held-out
 # training pairs); then held_out_error, held_out_digit_error and
@@ -251,7 +253,7 @@ def load_results(path):
             saved = json.load(f)
         if not isinstance(saved['config'], dict):
             raise TypeError('its config is not a dict')
-        settings = saved.get('settings')  # tune.py's grid: each run names its setting
+        settings = saved.get('settings')  # report.tune's grid: each run names its setting
         for run in saved['results']:
             if not {'model', 'seed', 'held_out'} <= set(run) or \
                     not ('failed' in run or 'held_out_error' in run):
@@ -259,7 +261,7 @@ def load_results(path):
             if settings is not None and run['tag']['setting'] not in range(len(settings)):
                 raise IndexError('a run names no setting of the file')
     except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise ValueError(f'{path} is not a results file of test.py or tune.py ({error})') from None
+        raise ValueError(f'{path} is not a results file of test.py or report.tune ({error})') from None
     return saved
 
 
@@ -282,3 +284,82 @@ def format_table(header, rows, align):
     lines = [header, ['-' * w for w in widths], *rows]
     return '\n'.join('  '.join(f'{str(cell):{a}{w}}' for cell, a, w in zip(line, align, widths))
                      .rstrip() for line in lines)
+
+
+# --- Worker processes and progress lines of a run of model-rounds ----------------
+
+# Peak resident memory of one worker process, with a margin: in the default
+# run a worker peaks at 0.72 GB (torch itself 0.52 GB, and 0.16 GB more once
+# the first optimizer imports torch._dynamo, in torch 2.14; report/EXPERIMENTS.md).
+WORKER_MEMORY = 1.0e9
+# Workers started where the platform does not say how much memory is free.
+WORKERS_WITHOUT_MEMORY_FIGURE = 4
+
+
+def memory_fits(memory):
+    """How many workers `memory` bytes hold (None: the platform does not say)."""
+    if memory is None:
+        return WORKERS_WITHOUT_MEMORY_FIGURE
+    return max(1, int(memory // WORKER_MEMORY))
+
+
+def default_workers(jobs, device='cpu', memory=None):
+    """(workers, why) for a run of `jobs` model-rounds with `memory` bytes
+    available: one per core, but no more than there are model-rounds, nor than
+    the memory holds at WORKER_MEMORY each; one on cuda, where one process
+    drives the GPU."""
+    if device != 'cpu':
+        return 1, f'one process drives {device}'
+    cores, fits = os.cpu_count() or 1, memory_fits(memory)
+    workers = max(1, min(cores, jobs, fits))
+    if workers == cores:
+        return workers, 'one per core'
+    if workers == jobs:
+        return workers, f'one per model-round, fewer than the {cores} cores'
+    free = 'memory unknown' if memory is None else f'{memory / 1e9:.1f} GB of memory available'
+    return workers, f'{free}: room for {fits} at up to {WORKER_MEMORY / 1e9:.1f} GB each'
+
+
+def workers_warning(workers, memory=None):
+    """A warning when `workers` (as a user asked) may not fit in `memory` bytes, else None."""
+    if memory is None or workers <= memory_fits(memory):
+        return None
+    return (f'warning: --workers {workers} may not fit in memory: each takes up to '
+            f'{WORKER_MEMORY / 1e9:.1f} GB, and {memory / 1e9:.1f} GB is available')
+
+
+def workers_for(requested, jobs, device='cpu'):
+    """(workers, why, warning) for a run of `jobs` model-rounds: `requested`
+    (--workers) as asked, with a warning when it may not fit in the memory
+    available (else None), or by default default_workers."""
+    memory = available_memory()
+    if requested is None:
+        return (*default_workers(jobs, device, memory), None)
+    return requested, 'as asked', workers_warning(requested, memory)
+
+
+def epoch_ticker(label):
+    """A per-epoch callback that rewrites one status line on a terminal's stderr
+    ('label: epoch e/E'); None when stderr is not a terminal (logs stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def tick(epoch, epochs):
+        print(f'\r\x1b[K  {label}: epoch {epoch}/{epochs}', end='', file=sys.stderr, flush=True)
+    return tick
+
+
+def progress_line(result, done, total, elapsed, todo=None):
+    """One line for a finished model-round: elapsed time, count, estimated time
+    left (from the mean time per model-round of this run so far: `todo` is how
+    many of the done ones ran in this process, when a resumed run skipped some)."""
+    ran = done if todo is None else todo
+    left = elapsed / ran * (total - done) if ran else 0.0
+    head = (f"\r\x1b[K[{elapsed:6.1f} s, ~{left:5.0f} s left] {done}/{total} "
+            f"round {result['round'] + 1} {result['model']:12s}")
+    if not sys.stderr.isatty():
+        head = head[len('\r\x1b[K'):]
+    if 'failed' in result:
+        return f"{head} FAILED: {result['failed']}"
+    return (f"{head} held-out error {result['held_out_error']:5.1f}%  "
+            f"({result['train_time_s']:.2f} s)")

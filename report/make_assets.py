@@ -1,6 +1,6 @@
 """Write the report's tables, numbers and figures from the committed results files.
 
-Everything the paper shows comes from ../results/: tables as LaTeX in
+Everything the paper shows comes from results/: tables as LaTeX in
 generated/, numbers quoted in the text as LaTeX macros in generated/numbers.tex,
 figures as PDF in figures/ (matplotlib needed for those). `make` runs this,
 then LaTeX.
@@ -16,16 +16,13 @@ import os
 import statistics
 import sys
 
-import effects
-import plots
-import tune
-from reports import PUBLISHED
+from report import effects, plots, tune
+from report.reproduction import PUBLISHED
 from utils import completed, load_results, mean_std
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 
-RESULTS = os.path.join(ROOT, 'results')
+RESULTS = os.path.join(HERE, 'results')
 
 
 def load(name):

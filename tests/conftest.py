@@ -72,13 +72,20 @@ def fake_mnist(fake_mnist_folder, monkeypatch):
     return fake_mnist_folder
 
 
+def command(script, *args):
+    """The command line that runs `script` as a user does: a file of the root
+    ('test.py') by its path, a study tool ('report.tune') as a module."""
+    run = [str(ROOT / script)] if script.endswith('.py') else ['-m', script]
+    return [sys.executable, *run, *map(str, args)]
+
+
 def run_script(script, *args, env=None, timeout=600):
-    """Run one of the project's scripts in a fresh interpreter from the
-    repository root; `env` adds to (or, with value None, removes from) the
-    environment."""
+    """Run one of the project's scripts (see command) in a fresh interpreter
+    from the repository root; `env` adds to (or, with value None, removes
+    from) the environment."""
     environment = {**os.environ, **(env or {})}
     environment = {key: value for key, value in environment.items() if value is not None}
-    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
+    return subprocess.run(command(script, *args),
                           capture_output=True, text=True, cwd=ROOT, env=environment,
                           timeout=timeout)
 
@@ -87,7 +94,7 @@ def start_script(script, *args):
     """Start a script with its stdout and stderr piped, for tests that signal it.
     Ctrl-C gets its default meaning back in the child: a shell's background job
     (pytest ... &) ignores SIGINT, and children inherit that."""
-    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
+    return subprocess.Popen(command(script, *args),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 

@@ -107,8 +107,8 @@ def test_every_group_is_named_in_the_models_help_and_docstring(capsys):
 
 @pytest.mark.parametrize('script, args', [('test.py', ['--rounds', '1', '--models', 'mlp',
                                                        '--workers', '1']),
-                                          ('train.py', ['mlp']), ('tune.py', ['mlp', '--workers', '1']),
-                                          ('bench.py', ['--no_suite'])])
+                                          ('train.py', ['mlp']), ('report.tune', ['mlp', '--workers', '1']),
+                                          ('report.bench', ['--no_suite'])])
 def test_every_script_explains_missing_data(script, args, tmp_path):
     # An empty folder with no network: torchvision's download fails. With a
     # network it would download MNIST, so a file stands where the mnist folder
@@ -231,7 +231,7 @@ def bench_counts_flops():
 
 
 def test_bench_reports_speed_and_same_errors(fake_mnist):
-    result = run_script('bench.py', '--data_dir', fake_mnist, '--epochs', '3', '--repeats', '3',
+    result = run_script('report.bench', '--data_dir', fake_mnist, '--epochs', '3', '--repeats', '3',
                         '--no_suite', '--json')
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -260,7 +260,7 @@ def test_bench_reports_speed_and_same_errors(fake_mnist):
 
 
 def test_bench_records_are_medians_of_training_plus_prediction_as_ratios(monkeypatch):
-    import bench
+    from report import bench
     times = dict(cnn_2ch=[(1.5, 0.5), (2.5, 0.5), (9.0, 1.0)],   # 2, 3, 10: median 3
                  course_budget=[(2.0, 0.4), (1.0, 0.2), (1.4, 0.1)],   # 2.4, 1.2, 1.5: median 1.5
                  best=[(29.0, 1.0), (59.0, 1.0), (39.0, 1.0)])   # median 40
@@ -281,21 +281,6 @@ def test_bench_records_are_medians_of_training_plus_prediction_as_ratios(monkeyp
     assert records == dict(cnn_2ch=3.0, course_budget=1.5, best=40.0)
     row = next(line.split() for line in table.splitlines() if line.startswith('course_budget'))
     assert row[1:] == ['8.00', '±', '1.00', '1.50', '0.50', '0.04']  # error, s, x cnn_2ch, x best
-
-
-def test_bench_unfolded_convolution_matches_torch():
-    import bench
-    torch.manual_seed(0)
-    convolution = torch.nn.Conv2d(3, 5, 3)
-    unfolded = bench.with_unfolded_convolutions(torch.nn.Sequential(convolution))[0]
-    assert isinstance(unfolded, bench.UnfoldedConv2d)
-    x = torch.randn(4, 3, 7, 6).to(memory_format=torch.channels_last).requires_grad_()
-    grad = torch.randn(4, 5, 5, 4)
-    expected = torch.autograd.grad(convolution(x), [x, convolution.weight, convolution.bias], grad)
-    got = torch.autograd.grad(unfolded(x), [x, unfolded.weight, unfolded.bias], grad)
-    torch.testing.assert_close(unfolded(x), convolution(x))
-    for a, b in zip(got, expected):
-        torch.testing.assert_close(a, b)
 
 
 def test_set_gives_any_training_setting_to_every_model(fake_mnist, tmp_path):
@@ -321,9 +306,9 @@ def test_group_names_select_a_report(capsys):
 @pytest.mark.parametrize('script, args, message', [
     ('train.py', ['resnet'], "invalid choice: 'resnet'"),
     ('train.py', ['cnn', '--epochs', '0'], '0 is below 1'),
-    ('bench.py', ['--repeats', '0'], '0 is below 1'),
-    ('bench.py', ['--epochs', 'many'], "'many' is not an integer"),
-    ('reports.py', [], 'the following arguments are required'),
+    ('report.bench', ['--repeats', '0'], '0 is below 1'),
+    ('report.bench', ['--epochs', 'many'], "'many' is not an integer"),
+    ('report.reproduction', [], 'the following arguments are required'),
 ])
 def test_every_script_refuses_bad_options(script, args, message):
     result = run_script(script, *args)

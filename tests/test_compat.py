@@ -12,18 +12,18 @@ import torch
 from conftest import ROOT, load_script, synthetic_digits
 from torch import nn
 
-import bench
 import dlc_practical_prologue as prologue
-import rounds
 import train
 import utils
+from report import bench
 
 cli = load_script('test')
 
 # Each script as a user runs it, with arguments that would otherwise start work.
-SCRIPTS = [['test.py'], ['train.py', 'mlp'], ['tune.py', 'mlp'], ['bench.py'],
-           ['effects.py', 'results/default.json'], ['plots.py', 'curves', 'results/curves.json'],
-           ['reports.py', 'results/reports.json'], ['-m', 'report.make_assets']]
+SCRIPTS = [['test.py'], ['train.py', 'mlp'], ['-m', 'report.tune', 'mlp'], ['-m', 'report.bench'],
+           ['-m', 'report.effects', 'report/results/default.json'],
+           ['-m', 'report.plots', 'curves', 'report/results/curves.json'],
+           ['-m', 'report.reproduction', 'report/results/reports.json'], ['-m', 'report.make_assets']]
 
 
 def run_with_torch_version(tmp_path, version, *args):
@@ -171,17 +171,17 @@ def test_an_idx_file_is_read_as_its_header_says(tmp_path):
 def test_the_default_workers_fit_cores_model_rounds_and_memory(monkeypatch, cores, jobs, memory,
                                                                workers, why):
     monkeypatch.setattr(os, 'cpu_count', lambda: cores)
-    chosen, reason = rounds.default_workers(jobs, 'cpu', memory)
+    chosen, reason = utils.default_workers(jobs, 'cpu', memory)
     assert chosen == workers and why in reason
-    assert rounds.default_workers(jobs, 'cuda', memory)[0] == 1
+    assert utils.default_workers(jobs, 'cuda', memory)[0] == 1
 
 
 def test_asked_workers_are_obeyed_with_a_warning_when_they_may_not_fit(monkeypatch):
-    assert rounds.workers_warning(2, 24e9) is None and rounds.workers_warning(16, None) is None
-    assert 'may not fit' in rounds.workers_warning(16, 8.5e9)
-    monkeypatch.setattr(rounds, 'available_memory', lambda: 2.5e9)
-    assert rounds.workers_for(5, 100) == (5, 'as asked', rounds.workers_warning(5, 2.5e9))
-    assert rounds.workers_for(None, 100)[0] == min(os.cpu_count() or 1, 2)
+    assert utils.workers_warning(2, 24e9) is None and utils.workers_warning(16, None) is None
+    assert 'may not fit' in utils.workers_warning(16, 8.5e9)
+    monkeypatch.setattr(utils, 'available_memory', lambda: 2.5e9)
+    assert utils.workers_for(5, 100) == (5, 'as asked', utils.workers_warning(5, 2.5e9))
+    assert utils.workers_for(None, 100)[0] == min(os.cpu_count() or 1, 2)
 
 
 def test_available_memory_is_read_where_the_platform_gives_it():
@@ -193,7 +193,7 @@ def test_available_memory_is_read_where_the_platform_gives_it():
 
 
 def test_the_start_line_says_how_many_workers_and_why(fake_mnist, capsys, monkeypatch):
-    monkeypatch.setattr(rounds, 'available_memory', lambda: 1.5e9)
+    monkeypatch.setattr(utils, 'available_memory', lambda: 1.5e9)
     args = ['--data_dir', str(fake_mnist), '--rounds', '1', '--epochs', '1', '--models', 'mlp']
     assert cli.main(args + ['--workers', '2']) == 0
     err = capsys.readouterr().err
@@ -204,12 +204,12 @@ def test_the_start_line_says_how_many_workers_and_why(fake_mnist, capsys, monkey
 
 
 def test_a_model_round_gives_the_same_digits_in_a_worker_and_here_on_one_thread(fake_mnist):
-    jobs = [rounds.make_job(name, 0, 7, None, dict(epochs=2), str(fake_mnist), quiet=True)
+    jobs = [train.make_job(name, 0, 7, None, dict(epochs=2), str(fake_mnist), quiet=True)
             for name in ('cnn_ws_aux', 'mlp')]
     threads = torch.get_num_threads()
-    here = list(rounds.run_jobs(jobs, 1, one_thread=True))
+    here = list(train.run_jobs(jobs, 1, one_thread=True))
     assert torch.get_num_threads() == threads, 'this process gets its threads back'
-    pooled = list(rounds.run_jobs(jobs, 2))
+    pooled = list(train.run_jobs(jobs, 2))
     for a, b in zip(here, pooled):
         assert a['model'] == b['model'] and a['history'] == b['history']
         assert a['held_out_error'] == b['held_out_error'] and a['train_error'] == b['train_error']
@@ -218,8 +218,8 @@ def test_a_model_round_gives_the_same_digits_in_a_worker_and_here_on_one_thread(
 def test_the_pairs_go_to_the_workers_by_value(fake_mnist):
     # As tensors, multiprocessing would move them to shared memory, and the pool
     # would draw every job's pairs at once; as bytes, a few are in flight.
-    job = rounds.make_job('mlp', 0, 7, ('validation', 100), {}, str(fake_mnist))
-    sent = next(rounds.with_pairs([job]))['pairs']
+    job = train.make_job('mlp', 0, 7, ('validation', 100), {}, str(fake_mnist))
+    sent = next(train.with_pairs([job]))['pairs']
     assert isinstance(sent, bytes)
-    pairs, drawn = pickle.loads(sent), rounds.round_pairs(str(fake_mnist), 7, ('validation', 100))
+    pairs, drawn = pickle.loads(sent), train.round_pairs(str(fake_mnist), 7, ('validation', 100))
     assert all(torch.equal(a, b) for a, b in zip(pairs, drawn)) and pairs.test_input.size(0) == 100

@@ -1,19 +1,23 @@
 """README.md's result tables and headline numbers equal the committed results
 files they come from, as the project's own formatting code prints them, so a
-rerun or an edit that drifts fails here."""
+rerun or an edit that drifts fails here; and the layout the README describes
+(the card's top level, the study's tools run as modules)."""
+
+import ast
+import re
+import subprocess
 
 import pytest
 from conftest import ROOT, load_script
 
-import effects
-import plots
+from report import effects, plots
 from utils import completed, load_results, mean_std
 
 README = (ROOT / 'README.md').read_text()
 
 
 def results(name):
-    return load_results(ROOT / 'results' / name)
+    return load_results(ROOT / 'report' / 'results' / name)
 
 
 def block_after(marker):
@@ -36,23 +40,23 @@ def results_table(saved):
 
 
 def test_the_main_table_is_that_of_the_default_run():
-    assert block_after('python test.py --out results/default.json') == results_table(
+    assert block_after('python test.py --out report/results/default.json') == results_table(
         results('default.json'))
 
 
 def test_the_paired_effects_are_those_of_the_default_run():
     rows = effects.effects(results('default.json')['results'], effects.default_comparisons())
-    assert block_after('python effects.py results/default.json') == effects.effects_table(rows)
+    assert block_after('python -m report.effects report/results/default.json') == effects.effects_table(rows)
 
 
 def test_bests_row_is_that_of_its_final_run():
-    assert block_after('--models best --rounds 10 --seed 2026 --out results/best.json') == (
+    assert block_after('--models best --rounds 10 --seed 2026 --out report/results/best.json') == (
         results_table(results('best.json')))
 
 
 def test_the_time_to_accuracy_table_is_that_of_the_records_run():
     saved = results('records.json')
-    assert block_after('python plots.py time results/records.json') == (
+    assert block_after('python -m report.plots time report/results/records.json') == (
         plots.time_to_accuracy_table(saved['results'], saved['config']['models']))
 
 
@@ -78,3 +82,37 @@ def test_the_numbers_in_the_prose_are_those_of_the_files():
 def test_the_files_behind_the_readme_are_test_rounds(name):
     # README calls these test errors, and its intervals plain t over independent rounds.
     assert {r['held_out'] for r in results(name)['results']} == {'test'}
+
+
+# --- The layout: the course's five files at the top, the study in report/ -----
+
+TOP_LEVEL = {'test.py', 'dlc_practical_prologue.py', 'models.py', 'train.py', 'utils.py', 'report',
+             'README.md', 'requirements.txt', 'requirements-dev.txt', 'tests', '.ci', '.gitignore',
+             'pytest.ini', 'ruff.toml'}
+
+
+def tracked_files():
+    listed = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip('not a git checkout')
+    return listed.stdout.split()
+
+
+def test_the_top_level_is_the_cards():
+    assert {path.split('/')[0] for path in tracked_files()} == TOP_LEVEL
+
+
+def test_docs_and_help_run_the_study_tools_as_modules():
+    # A study tool named as a script file, or a file that left the tree; a line
+    # that re-runs an old commit may name the files as they were then.
+    old = re.compile(r'python (report/)?(tune|effects|plots|bench|reports|reproduction|make_assets)\.py'
+                     r'|\brounds\.py\b|\breports\.py\b')
+    texts = [path for path in tracked_files() if path.endswith(('.py', '.md', '.tex', 'Makefile'))
+             and not path.startswith('report/results/')]
+    stale = [f'{path}: {line.strip()}' for path in texts for line in (ROOT / path).read_text().splitlines()
+             if old.search(line) and not re.search(r'git checkout|at commit [0-9a-f]{7}', line)]
+    assert not stale, stale
+    for tool in sorted((ROOT / 'report').glob('*.py')):
+        if tool.stem != '__init__':
+            doc = ast.get_docstring(ast.parse(tool.read_text()))
+            assert f'python -m report.{tool.stem}' in doc, f'{tool.name}: no example as a module'

@@ -1,4 +1,5 @@
-"""The experiments toolkit: tuning (tune.py), paired effects (effects.py) and figures (plots.py)."""
+"""The study's tools: tuning (report.tune), paired effects (report.effects), figures
+(report.plots); and the rounds they run (train.py)."""
 
 import json
 import math
@@ -10,10 +11,9 @@ import pytest
 import torch
 from conftest import ROOT, interrupt_after, run_script, start_script, synthetic_pairs
 
-import effects
-import plots
-import rounds
-import tune
+import train
+import utils
+from report import effects, plots, tune
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_tune_refuses_bad_input(args, message, capsys):
 
 def test_tuning_run_chooses_per_optimizer_then_tests_on_new_seeds(fake_mnist, tmp_path):
     out = tmp_path / 'tune.json'
-    result = run_script('tune.py', 'mlp_ws_aux', '--data_dir', str(fake_mnist), '--epochs', '2',
+    result = run_script('report.tune', 'mlp_ws_aux', '--data_dir', str(fake_mnist), '--epochs', '2',
                         '--lr', '1e-3,1e-2', '--optimizer', 'adam,sgd', '--per', 'optimizer',
                         '--folds', '3', '--rounds', '1', '--test_rounds', '1', '--workers', '1',
                         '--set', 'weight_decay=0.01', '--quiet', '--out', str(out))
@@ -273,31 +273,29 @@ def test_plots_refuse_an_unknown_model(tmp_path, run_main):
     assert result.returncode == 1 and "no model 'mlp'" in result.stderr
 
 
-# --- rounds.py ---------------------------------------------------------------
+# --- train.py ---------------------------------------------------------------
 
 def test_round_pairs_are_drawn_from_the_seed_with_the_held_out_set(fake_mnist):
-    import rounds
-    full = rounds.round_pairs(str(fake_mnist), 5)
-    again = rounds.round_pairs(str(fake_mnist), 5)
+    full = train.round_pairs(str(fake_mnist), 5)
+    again = train.round_pairs(str(fake_mnist), 5)
     assert all(torch.equal(a, b) for a, b in zip(full, again)), 'the same seed, the same pairs'
-    other = rounds.round_pairs(str(fake_mnist), 6)
+    other = train.round_pairs(str(fake_mnist), 6)
     assert not torch.equal(full.train_input, other.train_input)
-    val = rounds.round_pairs(str(fake_mnist), 5, ('validation', 200))
+    val = train.round_pairs(str(fake_mnist), 5, ('validation', 200))
     assert torch.equal(val.test_input, full.train_input[800:])
-    fold = rounds.round_pairs(str(fake_mnist), 5, ('fold', 1, 4))
+    fold = train.round_pairs(str(fake_mnist), 5, ('fold', 1, 4))
     assert torch.equal(fold.test_input, full.train_input[250:500])
     with pytest.raises(ValueError, match='unknown held-out'):
-        rounds.round_pairs(str(fake_mnist), 5, ('bootstrap',))
+        train.round_pairs(str(fake_mnist), 5, ('bootstrap',))
 
 
 def test_progress_line_estimates_the_time_left():
-    import rounds
     result = dict(round=2, model='cnn', held_out_error=3.5, train_time_s=4.0)
-    line = rounds.progress_line(result, done=5, total=20, elapsed=50.0)
+    line = utils.progress_line(result, done=5, total=20, elapsed=50.0)
     assert '~  150 s left' in line and '5/20 round 3 cnn' in line and '3.5%' in line
-    resumed = rounds.progress_line(result, done=15, total=20, elapsed=50.0, todo=5)
+    resumed = utils.progress_line(result, done=15, total=20, elapsed=50.0, todo=5)
     assert '~   50 s left' in resumed, 'the time per model-round counts only those run here'
-    failed = rounds.progress_line(dict(round=0, model='mlp', failed='NaN at epoch 3'), 1, 2, 1.0)
+    failed = utils.progress_line(dict(round=0, model='mlp', failed='NaN at epoch 3'), 1, 2, 1.0)
     assert 'FAILED: NaN at epoch 3' in failed
 
 
@@ -308,7 +306,7 @@ REPORT_INPUTS = ['default.json', 'curves.json', 'aux_sweep.json', 'optimizers.js
                  'reports.json', 'bench.txt']
 
 
-@pytest.mark.skipif(not all((ROOT / 'results' / name).is_file() for name in REPORT_INPUTS),
+@pytest.mark.skipif(not all((ROOT / 'report' / 'results' / name).is_file() for name in REPORT_INPUTS),
                     reason='the committed results are not all here')
 def test_report_assets_come_from_the_committed_results(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'report.make_assets', '--out', str(tmp_path)],
@@ -412,8 +410,8 @@ def test_fold_sign_flip_flips_whole_rounds():
 
 
 def test_fold_count_reads_the_description_that_rounds_writes():
-    assert effects.fold_count(dict(held_out=rounds.held_out_description(folds=7))) == 7
-    assert effects.fold_count(dict(held_out=rounds.held_out_description(validation=200))) is None
+    assert effects.fold_count(dict(held_out=train.held_out_description(folds=7))) == 7
+    assert effects.fold_count(dict(held_out=train.held_out_description(validation=200))) is None
     assert effects.fold_count(dict(held_out='5-fold cross-validation')) == 5  # older files
     assert effects.fold_count({}) is None
 
@@ -486,7 +484,7 @@ def test_ctrl_c_during_tuning_prints_the_partial_table_and_exits_130(fake_mnist,
     # 9 runs of about a second each on two workers: the Ctrl-C, sent when the
     # first is reported (the line after the one naming the workers), finds
     # several seconds of work left.
-    process = start_script('tune.py', 'cnn_ws_aux', '--data_dir', fake_mnist, '--lr',
+    process = start_script('report.tune', 'cnn_ws_aux', '--data_dir', fake_mnist, '--lr',
                            '1e-3,2e-3,3e-3', '--epochs', '10', '--rounds', '3', '--workers', '2',
                            '--out', out)
     stdout, stderr = interrupt_after(process, lines=2)
@@ -516,9 +514,9 @@ def test_effects_leave_failed_runs_out(tmp_path, run_main):
 def test_plots_without_matplotlib_exit_1_with_a_message(tmp_path):
     path = results_file(tmp_path, dict(cnn=[15.0]))
     # As if matplotlib were not installed: its import fails.
-    hide = ("import runpy, sys; sys.modules['matplotlib'] = None; "
-            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-    result = subprocess.run([sys.executable, '-c', hide, str(ROOT / 'plots.py'), 'heatmap',
+    hide = ("import runpy, sys; sys.modules['matplotlib'] = None; sys.argv[0] = 'report.plots'; "
+            "runpy.run_module('report.plots', run_name='__main__', alter_sys=True)")
+    result = subprocess.run([sys.executable, '-c', hide, 'heatmap',
                              str(path), '--model', 'cnn', '--out', str(tmp_path / 'figures')],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 1, result.stderr

@@ -124,7 +124,7 @@ def test_unknown_model_lists_known_ones():
 
 
 def test_bench_reference_is_the_same_model_as_cnn_2ch():
-    import bench
+    from report import bench
     assert count_parameters(bench.ReferenceNet()) == count_parameters(build_model('cnn_2ch'))
 
 

@@ -1,5 +1,7 @@
-"""reports.py: REPRODUCTION.md from a results JSON, gaps flagged, bad files refused."""
+"""report.reproduction: REPRODUCTION.md from a results JSON, gaps flagged, bad files refused;
+the reports' systems in models.py, in the product's import layers."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -7,8 +9,9 @@ import sys
 import pytest
 from conftest import ROOT
 
-import reports
+import models
 from models import GROUPS, MODELS, build_model, count_parameters
+from report import reproduction
 
 
 def fake_results(errors):
@@ -24,8 +27,8 @@ def test_writes_tables_and_flags_unexplained_gaps(tmp_path, capsys, monkeypatch)
     source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5, 2.4],
                                                'r002_model1': [30.0, 30.5, 29.5]})))
     out = tmp_path / 'R.md'
-    monkeypatch.setattr(reports, 'EXPLANATIONS', {})
-    assert reports.main([str(source), '--out', str(out)]) == 0
+    monkeypatch.setattr(reproduction, 'EXPLANATIONS', {})
+    assert reproduction.main([str(source), '--out', str(out)]) == 0
     text = out.read_text()
     assert '| `r002_model4` (Model 4) | 2.39 ± 0.43 | 2.40 ± 0.10 | 3 |' in text
     assert '`r002_model1`: ours +11.78 points from theirs. not explained yet.' in text
@@ -36,25 +39,25 @@ def test_writes_tables_and_flags_unexplained_gaps(tmp_path, capsys, monkeypatch)
 def test_explanations_are_used(tmp_path, monkeypatch):
     source = tmp_path / 'r.json'
     source.write_text(json.dumps(fake_results({'r002_model1': [30.0, 30.5, 29.5]})))
-    monkeypatch.setattr(reports, 'EXPLANATIONS', {'r002_model1': 'Because of X.'})
+    monkeypatch.setattr(reproduction, 'EXPLANATIONS', {'r002_model1': 'Because of X.'})
     out = tmp_path / 'R.md'
-    assert reports.main([str(source), '--out', str(out)]) == 0
+    assert reproduction.main([str(source), '--out', str(out)]) == 0
     assert 'Because of X.' in out.read_text()
 
 
 def test_bad_results_file_is_refused(tmp_path, capsys):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"results": [{"model": "x"}]')
-    assert reports.main([str(bad), '--out', str(tmp_path / 'R.md')]) == 2
+    assert reproduction.main([str(bad), '--out', str(tmp_path / 'R.md')]) == 2
     assert 'not a results file' in capsys.readouterr().err
     assert not (tmp_path / 'R.md').exists()
-    assert reports.main([str(tmp_path / 'missing.json')]) == 2
+    assert reproduction.main([str(tmp_path / 'missing.json')]) == 2
 
 
 def test_unwritable_output_is_refused(tmp_path, capsys):
     source = tmp_path / 'r.json'
     source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5]})))
-    assert reports.main([str(source), '--out', str(tmp_path / 'no' / 'R.md')]) == 2
+    assert reproduction.main([str(source), '--out', str(tmp_path / 'no' / 'R.md')]) == 2
     assert 'cannot write' in capsys.readouterr().err
 
 
@@ -63,7 +66,7 @@ def test_flaw_cost_is_paired_by_round(tmp_path):
     source.write_text(json.dumps(fake_results({'r003_siamese_ws_aux': [6.0, 7.0, 5.0],
                                                'r003_siamese_ws_aux_fixed': [2.0, 3.0, 3.0]})))
     out = tmp_path / 'R.md'
-    assert reports.main([str(source), '--out', str(out)]) == 0
+    assert reproduction.main([str(source), '--out', str(out)]) == 0
     assert '| `r003_siamese_ws_aux` | 6.00 ± 1.00 | 2.67 ± 0.58 | 3.33 ± 1.15 | 3 |' in out.read_text()
 
 
@@ -78,13 +81,13 @@ def test_report_models_match_published_parameter_counts(name, published):
 
 def test_every_report_has_a_group():
     for report in ['r000', 'r001', 'r002', 'r003', 'r004']:
-        assert GROUPS[report] == [n for n in reports.SYSTEMS if n.startswith(report + '_')], report
-    assert GROUPS['reports'] == list(reports.SYSTEMS)
-    assert {n for n in MODELS if n.startswith('r0')} == set(reports.SYSTEMS)
-    assert set(reports.PUBLISHED) <= set(reports.SYSTEMS)
+        assert GROUPS[report] == [n for n in models.REPORT_SYSTEMS if n.startswith(report + '_')], report
+    assert GROUPS['reports'] == list(models.REPORT_SYSTEMS)
+    assert {n for n in MODELS if n.startswith('r0')} == set(models.REPORT_SYSTEMS)
+    assert set(reproduction.PUBLISHED) <= set(models.REPORT_SYSTEMS)
 
 
-@pytest.mark.parametrize('first', ['models', 'reports', 'train'])
+@pytest.mark.parametrize('first', ['models', 'report.reproduction', 'train'])
 def test_the_systems_are_registered_whichever_module_comes_first(first):
     code = (f'import {first}, models; '
             "print(len(models.MODELS), models.GROUPS['r003'][0], list(models.MODELS)[0])")
@@ -92,3 +95,31 @@ def test_the_systems_are_registered_whichever_module_comes_first(first):
                             cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(len(MODELS)), 'r003_transferlearn', 'mlp']
+
+
+PRODUCT = ['dlc_practical_prologue', 'models', 'train', 'utils', 'test']
+
+
+def project_imports(path):
+    """The project's modules (the product's five, or report.*) that the file imports."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f'{node.module}.{alias.name}' for alias in node.names)
+    return {name for name in names if name in PRODUCT or name.split('.')[0] == 'report'}
+
+
+def test_the_product_imports_in_layers_and_never_the_study():
+    graph = {name: project_imports(ROOT / f'{name}.py') for name in PRODUCT}
+    assert graph['models'] == set(), 'models.py imports no other module of the project'
+    assert graph['dlc_practical_prologue'] == set()
+    assert all(not any(n.startswith('report') for n in imported) for imported in graph.values()), graph
+    layers = ['dlc_practical_prologue', 'utils', 'models', 'train', 'test']  # each imports only earlier ones
+    for i, name in enumerate(layers):
+        assert graph[name] <= set(layers[:i]), (name, graph[name])
+    for tool in (ROOT / 'report').glob('*.py'):
+        assert 'test' not in project_imports(tool), f'{tool.name} imports test.py (the stdlib has a test)'

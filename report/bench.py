@@ -20,10 +20,10 @@ one round, for the time per model-round. With --records, the time-to-accuracy
 records train beside cnn_2ch and best, and their seconds are given as ratios.
 
 Example:
-    PYTORCH_DATA_DIR=../shared/data python bench.py            # table
-    PYTORCH_DATA_DIR=../shared/data python bench.py --json     # + one JSON line
-    PYTORCH_DATA_DIR=../shared/data python bench.py --variants --no_suite --repeats 1
-    PYTORCH_DATA_DIR=../shared/data python bench.py --records --no_suite --repeats 3
+    PYTORCH_DATA_DIR=../shared/data python -m report.bench            # table
+    PYTORCH_DATA_DIR=../shared/data python -m report.bench --json     # + one JSON line
+    PYTORCH_DATA_DIR=../shared/data python -m report.bench --variants --no_suite --repeats 1
+    PYTORCH_DATA_DIR=../shared/data python -m report.bench --records --no_suite --repeats 3
 """
 
 import argparse
@@ -44,9 +44,8 @@ except ImportError:
 
 import dlc_practical_prologue as prologue
 from models import GROUPS, build_model
-from plots import seconds_and_errors, time_to_accuracy_table
-from rounds import draw_pairs
-from train import DEFAULTS, make_optimizer, model_settings, pair_loss, run_once, warm_up
+from report.plots import seconds_and_errors, time_to_accuracy_table
+from train import DEFAULTS, draw_pairs, make_optimizer, model_settings, pair_loss, run_once, warm_up
 from utils import environment, format_table, positive_int
 
 BENCH_MODEL = 'cnn_2ch'
@@ -174,74 +173,19 @@ def gflops_summary(flops, reference_s, project_s):
                 reference_gflops=flops / reference_s / 1e9)
 
 
-class UnfoldedConvolution(torch.autograd.Function):
-    """A stride-1, unpadded convolution as one matmul over unfolded image
-    patches (channels-last), with its gradients as two more matmuls and a fold."""
-
-    @staticmethod
-    def forward(ctx, input, weight, bias):
-        n, c, h, w = input.shape
-        out_channels, _, k, _ = weight.shape
-        ho, wo = h - k + 1, w - k + 1
-        pixels = input.permute(0, 2, 3, 1).contiguous()  # free for a channels-last input
-        columns = pixels.as_strided((n, ho, wo, k, k, c), (h * w * c, w * c, c, w * c, c, 1))
-        columns = columns.reshape(n * ho * wo, k * k * c)
-        matrix = weight.permute(2, 3, 1, 0).reshape(k * k * c, out_channels)
-        ctx.save_for_backward(columns, matrix)
-        ctx.shape = n, c, h, w, k
-        return torch.addmm(bias, columns, matrix).view(n, ho, wo, out_channels).permute(0, 3, 1, 2)
-
-    @staticmethod
-    def backward(ctx, grad):
-        columns, matrix = ctx.saved_tensors
-        n, c, h, w, k = ctx.shape
-        ho, wo = h - k + 1, w - k + 1
-        grad = grad.permute(0, 2, 3, 1).reshape(n * ho * wo, -1)
-        grad_weight = (columns.t() @ grad).view(k, k, c, -1).permute(3, 2, 0, 1)
-        grad_input = None
-        if ctx.needs_input_grad[0]:  # fold: add each patch's gradient back where it came from
-            where = torch.arange(n * h * w).view(n, h, w).as_strided(
-                (n, ho, wo, k, k), (h * w, w, 1, w, 1)).reshape(-1)
-            grad_input = grad.new_zeros(n * h * w, c).index_add_(
-                0, where, (grad @ matrix.t()).view(-1, c)).view(n, h, w, c).permute(0, 3, 1, 2)
-        return grad_input, grad_weight, grad.sum(0)
-
-
-class UnfoldedConv2d(nn.Conv2d):
-    def forward(self, input):
-        return UnfoldedConvolution.apply(input, self.weight, self.bias)
-
-
-def with_unfolded_convolutions(module):
-    """`module` with each unpadded, stride-1 Conv2d replaced by an UnfoldedConv2d
-    holding the same weights."""
-    for name, child in module.named_children():
-        if type(child) is nn.Conv2d and child.padding == (0, 0) and child.stride == (1, 1):
-            unfolded = UnfoldedConv2d(child.in_channels, child.out_channels, child.kernel_size)
-            unfolded.load_state_dict(child.state_dict())
-            setattr(module, name, unfolded)
-        else:
-            with_unfolded_convolutions(child)
-    return module
-
-
-def step_time(name, data, channels_last=True, onednn=True, unfolded=False, compiled=False,
-              steps=60, batch_size=100):
+def step_time(name, data, channels_last=True, onednn=True, steps=60, batch_size=100):
     """Median milliseconds of one training step (forward, backward, Adam) of `name`."""
     torch.backends.mkldnn.enabled = onednn
     try:
         model = build_model(name)
-        if unfolded:
-            model = with_unfolded_convolutions(model)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
-        forward = torch.compile(model) if compiled else model
         optimizer = make_optimizer('adam', model.parameters(), lr=1e-3)
         times = []
         for step in range(10 + steps):
             batch = slice(step * batch_size % 1000, step * batch_size % 1000 + batch_size)
             start = time.perf_counter()
-            outputs = forward(data.train_input[batch])
+            outputs = model(data.train_input[batch])
             loss = pair_loss(model, outputs, data.train_target[batch], data.train_classes[batch], 1.0)
             optimizer.zero_grad()
             loss.backward()
@@ -252,52 +196,20 @@ def step_time(name, data, channels_last=True, onednn=True, unfolded=False, compi
         torch.backends.mkldnn.enabled = True
 
 
-def vmap_step_time(name, data, rounds=10, steps=20, batch_size=100):
-    """Median milliseconds per round of one step that trains `rounds` copies of
-    `name` at once (torch.func: stacked parameters, vmap over grad)."""
-    import copy
-
-    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
-
-    copies = [build_model(name).to(memory_format=torch.channels_last) for _ in range(rounds)]
-    params, buffers = stack_module_state(copies)
-    skeleton = copy.deepcopy(copies[0]).to('meta')
-
-    def loss_of(p, b, inputs, target, classes):
-        return pair_loss(skeleton, functional_call(skeleton, (p, b), (inputs,)), target, classes, 1.0)
-
-    step_fn = vmap(grad_and_value(loss_of))
-    leaves = [p.detach().requires_grad_(False) for p in params.values()]
-    params = dict(zip(params, leaves))
-    optimizer = torch.optim.Adam(leaves, lr=1e-3)
-    stacked = [t.unsqueeze(0).expand(rounds, *t.shape)
-               for t in (data.train_input, data.train_target, data.train_classes)]
-    times = []
-    for step in range(3 + steps):
-        batch = slice(step * batch_size % 1000, step * batch_size % 1000 + batch_size)
-        start = time.perf_counter()
-        grads, _ = step_fn(params, buffers, *(t[:, batch] for t in stacked))
-        for leaf, key in zip(leaves, params):
-            leaf.grad = grads[key]
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times[3:]) / rounds
-
-
 def variants_table(data):
-    """Step time of the kept setting against the alternatives that were measured."""
+    """Step time of the kept memory layout (channels-last) against NCHW, with and
+    without oneDNN. The other alternatives measured (convolutions as matmuls over
+    unfolded patches, torch.compile, ten rounds at once with torch.func.vmap) were
+    rejected and their code removed: report/results/bench_variants.txt holds their
+    timings, made by this file at commit c66c505 (EXPERIMENTS.md, "Performance")."""
     rows = []
     for name in ('cnn_2ch', 'cnn_ws_aux', 'mlp_ws_aux'):
         kept = step_time(name, data)
         others = [step_time(name, data, channels_last=False),
-                  step_time(name, data, channels_last=False, onednn=False),
-                  step_time(name, data, unfolded=True),
-                  step_time(name, data, compiled=True),
-                  vmap_step_time(name, data)]
+                  step_time(name, data, channels_last=False, onednn=False)]
         rows.append([name, f'{kept:.2f}'] + [f'{t:.2f} ({t / kept:.2f}x)' for t in others])
-    header = ['model', 'channels-last (kept)', 'NCHW', 'NCHW, no oneDNN', 'unfolded matmul conv',
-              'torch.compile', 'vmap 10 rounds, per round']
-    return format_table(header, rows, '<>>>>>>')
+    header = ['model', 'channels-last (kept)', 'NCHW', 'NCHW, no oneDNN']
+    return format_table(header, rows, '<>>>')
 
 
 def parse_args(argv=None):
@@ -312,10 +224,8 @@ def parse_args(argv=None):
     parser.add_argument('--no_suite', action='store_true',
                         help='skip the per-model timing of the default suite')
     parser.add_argument('--variants', action='store_true',
-                        help='also time one training step (ms, median) of the kept setting '
-                             'against NCHW, NCHW without oneDNN, convolutions as matmuls over '
-                             'unfolded patches, torch.compile (compiling untimed), and all 10 '
-                             'rounds at once with torch.func.vmap')
+                        help='also time one training step (ms, median) of the kept memory '
+                             'layout, channels-last, against NCHW with and without oneDNN')
     parser.add_argument('--records', action='store_true',
                         help="also time the time-to-accuracy records beside cnn_2ch and best, "
                              '--repeats rounds each (about 2 minutes per repeat)')
@@ -390,7 +300,7 @@ def main(argv=None):
               f'{per_round:.2f} s per model-round')
         summary.update(suite_s=suite, suite_s_per_model_round=per_round)
     if args.variants:
-        print('one training step, batch 100, 1 thread, ms (median of 60; vmap: of 20, per round):')
+        print('one training step, batch 100, 1 thread, ms (median of 60):')
         print(variants_table(draw_pairs(mnist, args.seed).normalised()))
     if args.records:
         table, summary['records'] = records_table(mnist, args.seed, args.repeats)

@@ -11,13 +11,13 @@ setting is then trained on all 1000 training pairs and measured on the test
 pairs of N new rounds, whose seeds the tuning never used.
 
 Examples:
-    python tune.py cnn_ws_aux --lr 3e-4,1e-3,3e-3 --batch_size 50,100 --rounds 3
-    python tune.py cnn_ws_aux --folds 10 --rounds 1 --epochs 15,25,40
+    python -m report.tune cnn_ws_aux --lr 3e-4,1e-3,3e-3 --batch_size 50,100 --rounds 3
+    python -m report.tune cnn_ws_aux --folds 10 --rounds 1 --epochs 15,25,40
     # report 000's Table I: alpha * L_target + beta * (L_digit1 + L_digit2)
-    python tune.py cnn_ws_aux --target_weight 0.1,0.5,1 --aux_weight 0,0.1,0.5,1
+    python -m report.tune cnn_ws_aux --target_weight 0.1,0.5,1 --aux_weight 0,0.1,0.5,1
     # Adam against SGD, each at its own best rate, then on the test pairs
-    python tune.py cnn_ws_aux --optimizer adam,sgd --lr 1e-3,3e-3,1e-2,3e-2,0.1 \\
-        --per optimizer --test_rounds 10 --out results/optimizers.json
+    python -m report.tune cnn_ws_aux --optimizer adam,sgd --lr 1e-3,3e-3,1e-2,3e-2,0.1 \\
+        --per optimizer --test_rounds 10 --out report/results/optimizers.json
 """
 
 import argparse
@@ -27,7 +27,7 @@ import sys
 import time
 
 import dlc_practical_prologue as prologue
-import rounds
+import train
 from models import MODELS
 from train import OPTIMIZERS, model_settings, setting
 from utils import (
@@ -39,8 +39,10 @@ from utils import (
     non_negative_float,
     positive_float,
     positive_int,
+    progress_line,
     provenance,
     results_path_problem,
+    workers_for,
     write_json_atomic,
 )
 
@@ -98,8 +100,8 @@ def parse_args(argv=None):
         parser.error(f'unknown model {args.model!r}; see python test.py --list')
     if args.folds is not None:
         args.validation = None  # its default, 200, gives way to the folds
-    if rounds.held_out_problem(args.validation, args.folds):
-        parser.error(rounds.held_out_problem(args.validation, args.folds))
+    if train.held_out_problem(args.validation, args.folds):
+        parser.error(train.held_out_problem(args.validation, args.folds))
     if args.test_rounds < 0:
         parser.error('--test_rounds must be 0 or more')
     if args.per is not None and getattr(args, args.per) is None:
@@ -139,7 +141,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
-        return run(args, provenance('tune.py', argv))
+        return run(args, provenance('-m report.tune', argv))
     except KeyboardInterrupt:  # outside a batch of runs (loading, writing): nothing to print
         print('\ninterrupted', file=sys.stderr)
         return 130
@@ -147,20 +149,20 @@ def main(argv=None):
 
 def run(args, made_by):
     try:
-        rounds.mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
+        train.mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     settings = grid(args)
-    held_out = rounds.held_out_description(args.validation, args.folds)
+    held_out = train.held_out_description(args.validation, args.folds)
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   fixed=args.fixed, base_settings=model_settings(args.model, args.fixed),
                   environment=environment(), **made_by)
-    jobs = [rounds.make_job(args.model, r, args.seed + r, split, {**args.fixed, **setting},
+    jobs = [train.make_job(args.model, r, args.seed + r, split, {**args.fixed, **setting},
                      args.data_dir, quiet=args.quiet, setting=i, fold=fold)
             for r in range(args.rounds)
-            for fold, split in rounds.held_out_sets(args.validation, args.folds)
+            for fold, split in train.held_out_sets(args.validation, args.folds)
             for i, setting in enumerate(settings)]
     # The tuning runs, then the chosen settings' test runs (held_out 'test'), in one list.
     runs = []
@@ -182,7 +184,7 @@ def run(args, made_by):
     picks = [i for i in picks if i is not None]
     if args.test_rounds and picks:
         test_seed = args.seed + TEST_SEED_OFFSET
-        jobs = [rounds.make_job(args.model, r, test_seed + r, None, {**args.fixed, **settings[i]},
+        jobs = [train.make_job(args.model, r, test_seed + r, None, {**args.fixed, **settings[i]},
                          args.data_dir, quiet=args.quiet, setting=i)
                 for r in range(args.test_rounds)
                 for i in picks]
@@ -206,17 +208,17 @@ def collect(jobs, runs, args, output):
     """Run `jobs`, appending each result to `runs`, with a progress line and the
     JSON rewritten after each; returns the seconds taken. Ctrl-C passes through."""
     started = time.perf_counter()
-    workers, why, warning = rounds.workers_for(args.workers, len(jobs))
+    workers, why, warning = workers_for(args.workers, len(jobs))
     if warning:
         print(warning, file=sys.stderr)
     if not args.quiet:
         print(f'{len(jobs)} runs on {workers} worker(s) ({why})', file=sys.stderr, flush=True)
-    for done, run in enumerate(rounds.run_jobs(jobs, workers, one_thread=args.workers is None), 1):
+    for done, run in enumerate(train.run_jobs(jobs, workers, one_thread=args.workers is None), 1):
         runs.append(run)
         if args.out:  # before the progress line: a reported run is in the file
             write_json_atomic(args.out, output)
         if not args.quiet:
-            print(rounds.progress_line(run, done, len(jobs), time.perf_counter() - started),
+            print(progress_line(run, done, len(jobs), time.perf_counter() - started),
                   file=sys.stderr, flush=True)
     return time.perf_counter() - started
 

@@ -1,161 +1,24 @@
-"""The five reports in ../shared/seeds/ (000 ... 004): their systems, their
-published numbers, our explanations of the gaps, and REPRODUCTION.md.
+"""The five reports in ../shared/seeds/ (000 ... 004) beside our reproduction:
+their published numbers, our explanations of the gaps, and REPRODUCTION.md.
 
-Each report's systems are built from the parts of models.py where its text
-allows; where it leaves a size or a setting open, the choice is written here
-(and in REPRODUCTION.md). Importing this file adds them to models.MODELS, as
-groups `reports` and r000 ... r004. The published numbers are typed in from
-the reports (accuracies converted to error %). Run as a script, it writes
-REPRODUCTION.md from a results JSON of test.py: a gap larger than two of our
-standard deviations gets a sentence from EXPLANATIONS, or is flagged as
-unexplained.
+Their systems are built in models.py (groups `reports` and r000 ... r004), from
+the project's parts where a report's text allows. The published numbers are
+typed in from the reports (accuracies converted to error %). Run as a module,
+this writes report/REPRODUCTION.md from a results JSON of test.py: a gap larger
+than two of our standard deviations gets a sentence from EXPLANATIONS, or is
+flagged as unexplained.
 
-Example:
-    python test.py --models reports --rounds 10 --out results/reports.json
-    python reports.py results/reports.json            # writes REPRODUCTION.md
+Example (from the repository root):
+    python test.py --models reports --rounds 10 --out report/results/reports.json
+    python -m report.reproduction report/results/reports.json   # writes report/REPRODUCTION.md
 """
 
 import argparse
 import math
+import os
 import sys
-from functools import partial
 
-from torch import nn
-
-import models
-from models import (
-    DIGITS,
-    IMAGE_PIXELS,
-    LearnedComparison,
-    ModelSpec,
-    PairNet,
-    TwoChannelNet,
-    course_cnn,
-    mlp_tower,
-)
 from utils import completed, format_mean_std, load_results, mean_std, write_text_atomic
-
-# --- The systems -------------------------------------------------------------
-
-def conv_bn_relu(cin, cout):
-    return [nn.Conv2d(cin, cout, kernel_size=3), nn.BatchNorm2d(cout), nn.ReLU()]
-
-
-def linear_bn_relu(cin, cout):
-    return [nn.Linear(cin, cout), nn.BatchNorm1d(cout), nn.ReLU()]
-
-
-def r000_tower(channels, hidden):
-    """Report 000's digit network: 4 Conv-BN-ReLU blocks (max-pool before the
-    4th; 14 -> 12 -> 10 -> 8 -> 4 -> 2), 2 Linear-BN-ReLU blocks, 10 outputs."""
-    c1, c2, c3, c4 = channels
-    return nn.Sequential(*conv_bn_relu(1, c1), *conv_bn_relu(c1, c2), *conv_bn_relu(c2, c3),
-                         nn.MaxPool2d(2), *conv_bn_relu(c3, c4), nn.Flatten(),
-                         *linear_bn_relu(c4 * 4, hidden), *linear_bn_relu(hidden, hidden),
-                         nn.Linear(hidden, DIGITS))
-
-
-def r000_base_mlp():
-    """Report 000's Fig. 2: the pair flattened (392) -> 512 -> 512 -> 2."""
-    return TwoChannelNet(nn.Sequential(nn.Flatten(), *linear_bn_relu(2 * IMAGE_PIXELS, 512),
-                                       *linear_bn_relu(512, 512), nn.Linear(512, 2)))
-
-
-def r000_base_cnn():
-    """Report 000's BaseNetCNN: 3 Conv-BN-ReLU blocks, max-pool, 2 Linear-BN-ReLU, Linear."""
-    return TwoChannelNet(nn.Sequential(*conv_bn_relu(2, 32), *conv_bn_relu(32, 64),
-                                       *conv_bn_relu(64, 64), nn.MaxPool2d(2), nn.Flatten(),
-                                       *linear_bn_relu(64 * 4 * 4, 128),
-                                       *linear_bn_relu(128, 128), nn.Linear(128, 2)))
-
-
-def lenet5(in_channels=1, outputs=DIGITS):
-    """LeNet-5 on 14x14 (padding 2 keeps 14 -> 14 -> 7 -> 7 -> 3): 144 features,
-    120, 84, then `outputs`."""
-    return nn.Sequential(nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(16 * 3 * 3, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                         nn.Linear(84, outputs))
-
-
-def learned(tower, share, aux, **head):
-    """A PairNet builder with a learned comparison head of the given options."""
-    return partial(PairNet, tower, share, aux, partial(LearnedComparison, **head))
-
-
-def _systems():
-    r000 = dict(epochs=30, target_weight=0.1)
-    # Report 002 tuned SGD's rate per model and gives none; 0.05 won over 0.005 and 0.02
-    # on validation (python test.py --models r002_model1,r002_model3 --rounds 2
-    # --seed 100 --validation 200 --lr LR): model 3 14.5%, 10.0%, 7.2%.
-    r002 = dict(optimizer='sgd', momentum=0.0, lr=0.05, batch_size=10)
-    r003 = dict(swap='flip')
-    r004 = dict(lr=0.01, batch_size=200)
-    r004_aux = dict(r004, target_weight=0.3, aux_weight=0.5)
-    specs = {
-        'r000_basenet_mlp': ModelSpec('report 000 BaseNetMLP: pair MLP 392-512-512-2 with BatchNorm',
-                                      r000_base_mlp, dict(epochs=30)),
-        'r000_basenet_cnn': ModelSpec('report 000 BaseNetCNN: 3 conv + 2 linear blocks with BatchNorm',
-                                      r000_base_cnn, dict(epochs=30)),
-        'r000_auxnet': ModelSpec(
-            'report 000 AuxNet: two towers of 4 conv + 2 linear BN blocks, aux loss, '
-            'loss 0.1*L_out + 1*(L_auxA + L_auxB)',
-            learned(partial(r000_tower, (16, 32, 32, 64), 64), False, True,
-                    hidden=(32, 32), batchnorm=True), r000),
-        'r000_siamesenet': ModelSpec(
-            'report 000 SiameseNet: AuxNet with one shared, smaller tower',
-            learned(partial(r000_tower, (32, 32, 64, 64), 64), True, True,
-                    hidden=(32, 32), batchnorm=True), r000),
-    }
-    for family, tower, head, settings in (('convnet', course_cnn, (10,), dict(epochs=50)),
-                                          ('mlp', mlp_tower, (100,), dict(batch_size=25))):
-        for share in (False, True):
-            for aux in (False, True):
-                suffix = ('_ws' if share else '') + ('_al' if aux else '')
-                specs[f'r001_{family}{suffix}'] = ModelSpec(
-                    f'report 001 {"ConvNet" if family == "convnet" else "MLP"}{suffix.upper()}: '
-                    f'{"shared" if share else "two"} tower(s), head 20-{head[0]}-2'
-                    + (', aux loss' if aux else ''),
-                    learned(tower, share, aux, hidden=head), settings)
-    specs.update({
-        'r002_model1': ModelSpec('report 002 model 1: CNN on the 2-channel pair',
-                                 lambda: TwoChannelNet(course_cnn(in_channels=2, outputs=2)), r002),
-        'r002_model2': ModelSpec('report 002 model 2: two CNN towers, aux loss, learned comparison',
-                                 learned(course_cnn, False, True, hidden=(128,)), r002),
-        'r002_model3': ModelSpec('report 002 model 3: shared CNN tower, aux loss, learned comparison',
-                                 learned(course_cnn, True, True, hidden=(128,)), r002),
-        'r002_model4': ModelSpec('report 002 model 4: shared CNN digit classifier, hard-coded '
-                                 'comparison', partial(PairNet, course_cnn), r002),
-        'r003_transferlearn': ModelSpec('report 003 TransferLearn: digit recogniser + logic '
-                                        'comparison', partial(PairNet, course_cnn), r003),
-    })
-    variants = (('nows', False, False, {}), ('ws', True, False, {}), ('ws_aux', True, True, {}),
-                ('ws_aux_bn', True, True, dict(batchnorm=True)),
-                ('ws_aux_bn_drop', True, True, dict(batchnorm=True, dropout=0.25)))
-    for name, share, aux, tower in variants:
-        build = learned(partial(course_cnn, **tower), share, aux, hidden=(20, 20), softmax=True)
-        settings = dict(r003, aux_weight=0.5)
-        label = f'report 003 Siamese {name.upper().replace("_", ",")}'
-        specs[f'r003_siamese_{name}'] = ModelSpec(
-            label + ': swap augmentation with the target flipped (the report\'s flaw)',
-            build, settings)
-        specs[f'r003_siamese_{name}_fixed'] = ModelSpec(
-            label + ', corrected: swapped target recomputed from the digits',
-            build, dict(settings, swap='recompute'))
-    for family, tower, basic in (
-            ('mlpnet', mlp_tower, lambda: TwoChannelNet(mlp_tower(2 * IMAGE_PIXELS, 2))),
-            ('lenet5', lenet5, lambda: TwoChannelNet(lenet5(2, 2)))):
-        specs[f'r004_{family}_basic'] = ModelSpec(f'report 004 {family} basic: the 2-channel pair',
-                                                  basic, r004)
-        for share, aux, suffix in ((True, False, 'ws'), (False, True, 'aux'), (True, True, 'ws_aux')):
-            specs[f'r004_{family}_{suffix}'] = ModelSpec(
-                f'report 004 {family} {suffix.replace("_", " + ")}',
-                learned(tower, share, aux, hidden=(64,)), r004_aux if aux else r004)
-    return specs
-
-
-SYSTEMS = _systems()
-
 
 # --- What they published -----------------------------------------------------
 
@@ -224,7 +87,7 @@ REPORTS = {
 }
 
 # Sentences for gaps larger than two of our standard deviations, written after
-# reading the run of results/reports.json.
+# reading the run of report/results/reports.json.
 EXPLANATIONS = {
     'r001_mlp_al': (
         'The report gives no auxiliary weight; we use 1, and the comparison layers read the '
@@ -301,10 +164,14 @@ def model_rows(report, results):
     return rows
 
 
-def render(results, source):
+def render(results, source, out='report/REPRODUCTION.md'):
+    """(REPRODUCTION.md's text, the models whose gap has no explanation) for
+    the completed runs `results` of the file `source`, to be written at `out`
+    (links are relative to it)."""
+    link = os.path.relpath(source, os.path.dirname(os.path.abspath(out)))
     lines = ['# Reproduction of the five reports', '',
-             'Generated by `python reports.py ' + source + '` from '
-             f'[`{source}`]({source}), which `python test.py --models reports --rounds 10 '
+             f'Generated by `python -m report.reproduction {source}` from '
+             f'[`{source}`]({link}), which `python test.py --models reports --rounds 10 '
              f'--out {source}` wrote. Errors are % of the 1000 test pairs, mean ± std over '
              'rounds; theirs are converted from accuracy where the report gives accuracy. '
              'Our times are training seconds per round on one core of a 2-core AMD EPYC '
@@ -339,14 +206,14 @@ def render(results, source):
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Write REPRODUCTION.md from a results JSON.')
     parser.add_argument('results', help='a JSON written by test.py --out')
-    parser.add_argument('--out', default='REPRODUCTION.md', help='(default: %(default)s)')
+    parser.add_argument('--out', default='report/REPRODUCTION.md', help='(default: %(default)s)')
     args = parser.parse_args(argv)
     try:
         results = completed(load_results(args.results)['results'])
     except ValueError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    text, unexplained = render(results, args.results)
+    text, unexplained = render(results, args.results, args.out)
     try:
         write_text_atomic(args.out, text + '\n')
     except OSError as error:
@@ -357,11 +224,6 @@ def main(argv=None):
         print('gaps without an explanation: ' + ', '.join(unexplained), file=sys.stderr)
     return 0
 
-
-models.MODELS.update(SYSTEMS)
-models.GROUPS.update({'reports': list(SYSTEMS),
-                      **{report: [name for name in SYSTEMS if name.startswith(report + '_')]
-                         for report in REPORTS}})
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -11,7 +11,7 @@ helps. With --digits, the digit errors are compared instead.
 
 Test rounds (and validation rounds: one split of each round's own pairs) are
 independent, as both tests assume. The K folds of a K-fold round (test.py
---folds K, or tune.py --folds K, whose settings count as models) are not:
+--folds K, or report.tune --folds K, whose settings count as models) are not:
 any two of its fits share (K-2)/(K-1) of their training pairs, so their
 differences are positively correlated and the plain t interval is too narrow.
 For fold runs the interval and t-test use the corrected resampled t
@@ -25,16 +25,16 @@ with R rounds it cannot give a p below 2/2^R, so under 6 rounds it is left out
 and the output says so.
 
 Examples:
-    python effects.py results/default.json
-    python effects.py results/default.json --compare cnn_2ch:cnn_ws_aux --json
-    python effects.py results/best.json results/ablation_test.json --against best
-    python effects.py results/best_dev/folds_seed300.json --against best    # validation folds
-    python effects.py results/best_dev/folds_seed300.json --against best --digits
-    # tuning settings (tune.py --out) against a test.py run on the same seeds and folds
-    python effects.py results/best_dev/folds_seed300.json \\
-        results/best_dev/weight_decay_folds_seed300.json --against best
+    python -m report.effects report/results/default.json
+    python -m report.effects report/results/default.json --compare cnn_2ch:cnn_ws_aux --json
+    python -m report.effects report/results/best.json report/results/ablation_test.json --against best
+    python -m report.effects report/results/best_dev/folds_seed300.json --against best    # validation folds
+    python -m report.effects report/results/best_dev/folds_seed300.json --against best --digits
+    # tuning settings (report.tune --out) against a test.py run on the same seeds and folds
+    python -m report.effects report/results/best_dev/folds_seed300.json \\
+        report/results/best_dev/weight_decay_folds_seed300.json --against best
     # the held-out pairs that best gets wrong: which other models get them wrong too
-    python effects.py results/best_dev/*_seed300.json --shared_mistakes best
+    python -m report.effects report/results/best_dev/*_seed300.json --shared_mistakes best
 """
 
 import argparse
@@ -164,14 +164,14 @@ def errors_by_round(results, model, measure='held_out_error'):
 
 def fold_count(config):
     """K of a K-fold results file, read from the held-out description that
-    rounds.held_out_description wrote in its config; None for other files."""
+    train.held_out_description wrote in its config; None for other files."""
     match = re.match(r'(\d+)-fold cross-validation', str(config.get('held_out', '')))
     return int(match.group(1)) if match else None
 
 
 def runs_as_models(saved):
     """The runs of a results file, each fold run with its file's K as 'folds';
-    those of a tune.py file each named as a model of its own: 'MODEL (axis
+    those of a report.tune file each named as a model of its own: 'MODEL (axis
     value, ...)' for its setting."""
     runs = saved['results']
     if 'settings' in saved:
@@ -307,7 +307,7 @@ def comparison(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Paired effects between the models of a results file.')
     parser.add_argument('results', nargs='+',
-                        help='results JSONs written by test.py --out or tune.py --out (rounds '
+                        help='results JSONs written by test.py --out or report.tune --out (rounds '
                              'are paired by seed, and folds by fold, with the corrected '
                              'resampled t for folds; each tuning setting counts as a model)')
     parser.add_argument('--compare', type=comparison, action='append', default=None,

@@ -15,11 +15,11 @@ this script says how to install it when it is missing.
             round (training + predicting the test pairs, median), log scales
 
 Examples:
-    python test.py --models main --curves --out results/curves.json
-    python plots.py curves results/curves.json --out figures
-    python plots.py heatmap results/default.json --model cnn_ws_aux --out figures
-    python plots.py time results/records.json --out figures
-    PYTORCH_DATA_DIR=../shared/data python plots.py mistakes results/default.json \\
+    python test.py --models main --curves --out report/results/curves.json
+    python -m report.plots curves report/results/curves.json --out figures
+    python -m report.plots heatmap report/results/default.json --model cnn_ws_aux --out figures
+    python -m report.plots time report/results/records.json --out figures
+    PYTORCH_DATA_DIR=../shared/data python -m report.plots mistakes report/results/default.json \\
         --model cnn_ws_aux --out figures
 """
 
@@ -129,7 +129,7 @@ def plot_heatmap(plt, results, model, out):
 
 
 def plot_mistakes(plt, results, model, round_index, data_dir, out, count=16):
-    from rounds import round_pairs
+    from train import round_pairs
     runs = [r for r in completed(results, model) if r['round'] == round_index]
     if any(r['held_out'] != 'test' for r in runs):
         raise ValueError('the mistakes grid needs runs scored on the test pairs')
@@ -192,13 +192,20 @@ def plot_time_to_accuracy(plt, results, models, out):
     points = seconds_and_errors(results, models)
     if not points:
         raise ValueError('none of these models has finished runs in this file')
-    figure, ax = plt.subplots(figsize=(4.6, 3.0))
+    # The report's column width (3.5 in), so that its fonts print at the sizes set here.
+    figure, ax = plt.subplots(figsize=(3.5, 2.9))
     for seconds, mean, std in points.values():
-        ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=3, capsize=2)
+        ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=2.5, capsize=1.5, lw=0.8)
     runs = completed(results, next(iter(points)))
-    ax.set(xscale='log', yscale='log', xlabel='seconds per round, one core (training + prediction)',
-           ylabel=f"{runs[0]['held_out']} error (% of pairs)",
-           title=f'time to accuracy, mean ± std over {len(runs)} rounds')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('seconds per round, one core (training + prediction)', fontsize=7)
+    ax.set_ylabel(f"{runs[0]['held_out']} error (% of pairs)", fontsize=7)
+    ax.set_title(f'time to accuracy, mean ± std over {len(runs)} rounds', fontsize=8)
+    ax.tick_params(labelsize=6)
+    from matplotlib.ticker import FuncFormatter
+    for axis in (ax.xaxis, ax.yaxis):  # 1 and 10, not 10^0 and 10^1
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f'{value:g}'))
     ax.grid(True, which='both', lw=0.3, alpha=0.5)
     figure.tight_layout()
     label_points(figure, ax, {model: (seconds, mean) for model, (seconds, mean, _) in points.items()})
@@ -234,7 +241,8 @@ def label_points(figure, ax, points):
 def save(figure, out, name, clear=True):
     path = os.path.join(out, name)
     metadata = {'CreationDate': None} if name.endswith('.pdf') else {'Software': None}
-    figure.savefig(path, bbox_inches='tight', metadata=metadata)  # reproducible: no date
+    # reproducible: no date; a PNG (the README's) at twice the screen's resolution
+    figure.savefig(path, bbox_inches='tight', metadata=metadata, dpi=200)
     if clear:
         figure.clf()
     return path
