@@ -242,7 +242,8 @@ def save(figure, out, name, clear=True):
     path = os.path.join(out, name)
     metadata = {'CreationDate': None} if name.endswith('.pdf') else {'Software': None}
     # reproducible: no date; a PNG (the README's) at twice the screen's resolution
-    figure.savefig(path, bbox_inches='tight', metadata=metadata, dpi=200)
+    dpi = 200 if name.endswith('.png') else 'figure'
+    figure.savefig(path, bbox_inches='tight', metadata=metadata, dpi=dpi)
     if clear:
         figure.clf()
     return path
