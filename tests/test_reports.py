@@ -24,14 +24,20 @@ def fake_results(errors):
 def test_writes_tables_and_flags_unexplained_gaps(tmp_path, capsys, monkeypatch):
     source = tmp_path / 'r.json'
     # r002_model4: theirs 2.39; ours 2.4 +- 0.1 (no gap). r002_model1: theirs 18.22; ours 30 (gap).
+    # r002_model2: theirs 5.96; ours 8.46 +- 1.0, a gap of 2.5 of our std (just over the threshold of 2);
+    # r002_model3: theirs 5.35; ours 6.85 +- 1.0, 1.5 std (under it).
     source.write_text(json.dumps(fake_results({'r002_model4': [2.3, 2.5, 2.4],
-                                               'r002_model1': [30.0, 30.5, 29.5]})))
+                                               'r002_model1': [30.0, 30.5, 29.5],
+                                               'r002_model2': [7.46, 8.46, 9.46],
+                                               'r002_model3': [5.85, 6.85, 7.85]})))
     out = tmp_path / 'R.md'
     monkeypatch.setattr(reproduction, 'EXPLANATIONS', {})
     assert reproduction.main([str(source), '--out', str(out)]) == 0
     text = out.read_text()
     assert '| `r002_model4` (Model 4) | 2.39 ± 0.43 | 2.40 ± 0.10 | 3 |' in text
     assert '`r002_model1`: ours +11.78 points from theirs. not explained yet.' in text
+    assert '`r002_model2`: ours +2.50 points from theirs.' in text
+    assert '`r002_model3`: ours' not in text
     assert 'r001' not in text.split('# Reproduction')[1].split('## r002')[0], 'no empty sections'
     assert 'r002_model1' in capsys.readouterr().err
 
