@@ -26,6 +26,7 @@ from train import (
     DEFAULTS,
     OPTIMIZERS,
     PAIRS,
+    TRAIN_PAIRS_RANGE,
     held_out_description,
     held_out_problem,
     held_out_sets,
@@ -41,6 +42,7 @@ from utils import (
     environment,
     format_mean_std,
     format_table,
+    int_between,
     load_results,
     non_negative_float,
     positive_float,
@@ -102,6 +104,11 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0,
                         help='base seed: round r uses seed+r for data and initialisation '
                              '(default: %(default)s)')
+    parser.add_argument('--pairs', type=int_between(*TRAIN_PAIRS_RANGE), default=PAIRS, metavar='N',
+                        help=f'training pairs per round, {TRAIN_PAIRS_RANGE[0]} to '
+                             f'{TRAIN_PAIRS_RANGE[1]:,}; a round\'s smaller sets are the first '
+                             'pairs of its larger ones, and the 1000 test pairs are the same '
+                             'for every N (default: %(default)s)')
     parser.add_argument('--device', choices=('cpu', 'cuda', 'auto'), default='cpu',
                         help='where to train; auto = cuda when available (default: %(default)s)')
     parser.add_argument('--data_dir', default=None,
@@ -147,8 +154,8 @@ def parse_args(argv=None):
         args.device = choose_device(args.device)
     except ValueError as error:
         parser.error(str(error))
-    if held_out_problem(args.validation, args.folds):
-        parser.error(held_out_problem(args.validation, args.folds))
+    if held_out_problem(args.validation, args.folds, args.pairs):
+        parser.error(held_out_problem(args.validation, args.folds, args.pairs))
     if args.device == 'cuda' and (args.workers or 1) > 1:
         parser.error('--workers above 1 is for the CPU; on cuda one process uses the GPU')
     if args.resume is not None:
@@ -248,13 +255,13 @@ def run(args, made_by):
     overrides = args.overrides
     # Round r's pairs are drawn from seed S+r, the same for every model.
     jobs = [make_job(name, round_index, args.seed + round_index, split, overrides, args.data_dir,
-                     args.device, args.curves, args.quiet,
+                     args.device, args.curves, args.quiet, args.pairs,
                      fold=None if args.folds is None else fold)
             for round_index in range(args.rounds)
             for name in args.models
             for fold, split in held_out_sets(args.validation, args.folds)]
     config = dict(models=args.models, rounds=args.rounds, seed=args.seed, device=args.device,
-                  workers=args.workers, curves=args.curves, pairs=PAIRS,
+                  workers=args.workers, curves=args.curves, pairs=args.pairs,
                   held_out=held_out_description(args.validation, args.folds),
                   error_unit='percent of pairs',
                   settings={name: model_settings(name, overrides) for name in args.models},
@@ -304,7 +311,9 @@ def run(args, made_by):
     elapsed = time.perf_counter() - started
     env = config['environment']
     threads = '1 thread each' if workers > 1 or one_thread else f"{env['torch_threads']} threads"
-    print(f"{len(results)} model-rounds of {total}, seed {args.seed}, device {args.device}, "
+    print(f"{len(results)} model-rounds of {total}, seed {args.seed}, "
+          + ('' if args.pairs == PAIRS else f'{args.pairs} training pairs, ')
+          + f"device {args.device}, "
           f"{workers} worker(s) with {threads}, torch {env['torch']}, "
           f"{elapsed:.0f} s in all")
     held_out = 'test' if args.validation is None and args.folds is None else 'val'

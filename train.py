@@ -439,20 +439,25 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epo
 
 
 # --- Rounds: a round's pairs from its seed, and model-rounds in worker processes --
-# A round draws its own 1000 training and 1000 test pairs, and the weight
+# A round draws its own training pairs (1000, or --pairs) and 1000 test pairs, and the weight
 # initialisation, from one seed; every model and every setting sees the same pairs
 # in a round, so differences between them are paired. test.py, report.tune and
 # report.bench share these.
 
-PAIRS = 1000  # training pairs and test pairs per round, as the project fixes
+PAIRS = 1000  # test pairs per round, and training pairs unless a run asks for others
+# Training pairs a run may ask for: each pair takes two of the 60,000 training digits.
+TRAIN_PAIRS_RANGE = (10, 30000)
 
 
-def draw_pairs(mnist, seed):
-    """Round data: PAIRS train pairs and PAIRS test pairs drawn with `seed`
-    from MNIST's two splits (see round_pairs for a held-out set)."""
+def draw_pairs(mnist, seed, train_pairs=PAIRS):
+    """Round data: `train_pairs` training pairs and PAIRS test pairs drawn
+    with `seed` from MNIST's two splits (see round_pairs for a held-out set).
+    The training pairs come from one permutation of the training digits
+    whatever their number, so a round's smaller training sets are the first
+    pairs of its larger ones, and its test pairs are the same for every size."""
     generator = torch.Generator().manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = mnist
-    return PairSets(*prologue.mnist_to_pairs(PAIRS, train_images, train_labels, generator),
+    return PairSets(*prologue.mnist_to_pairs(train_pairs, train_images, train_labels, generator),
                     *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
 
 
@@ -467,11 +472,11 @@ def mnist_splits(data_dir):
     return _mnist[data_dir]
 
 
-def round_pairs(data_dir, seed, held_out=None):
-    """The pairs of the round with `seed`. held_out: None (the test pairs),
-    ('validation', N) for the last N training pairs, or ('fold', k, K) for
-    fold k of K of the training pairs."""
-    pairs = draw_pairs(mnist_splits(data_dir), seed)
+def round_pairs(data_dir, seed, held_out=None, train_pairs=PAIRS):
+    """The pairs of the round with `seed` (`train_pairs` training pairs).
+    held_out: None (the test pairs), ('validation', N) for the last N training
+    pairs, or ('fold', k, K) for fold k of K of the training pairs."""
+    pairs = draw_pairs(mnist_splits(data_dir), seed, train_pairs)
     if held_out is None:
         return pairs
     kind, *values = held_out
@@ -493,13 +498,13 @@ def held_out_sets(validation=None, folds=None):
     return [(None, None)]
 
 
-def held_out_problem(validation=None, folds=None):
-    """Why these held-out options cannot be used (a message naming the option),
-    or None."""
-    if folds is not None and not 2 <= folds <= PAIRS:
-        return f'--folds {folds}: must be 2 to {PAIRS}'
-    if validation is not None and validation >= PAIRS:
-        return f'--validation {validation}: must leave training pairs (below {PAIRS})'
+def held_out_problem(validation=None, folds=None, train_pairs=PAIRS):
+    """Why these held-out options cannot be used with `train_pairs` training
+    pairs (a message naming the option), or None."""
+    if folds is not None and not 2 <= folds <= train_pairs:
+        return f'--folds {folds}: must be 2 to {train_pairs} (the training pairs)'
+    if validation is not None and validation >= train_pairs:
+        return f'--validation {validation}: must leave training pairs (below {train_pairs})'
     return None
 
 
@@ -517,16 +522,16 @@ def _start_worker():
 
 
 def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu', curves=False,
-             quiet=False, **tag):
-    """One model-round for run_job: `model` trained on the pairs of `seed` and
-    scored on `split` (see round_pairs), with `overrides` of its training
-    settings; `tag` (fold, setting; None left out) tells it from the other
-    runs of its round."""
+             quiet=False, train_pairs=PAIRS, **tag):
+    """One model-round for run_job: `model` trained on the `train_pairs`
+    training pairs of `seed` and scored on `split` (see round_pairs), with
+    `overrides` of its training settings; `tag` (fold, setting; None left out)
+    tells it from the other runs of its round."""
     tag = {key: value for key, value in tag.items() if value is not None}
     return dict(model=model, round=round_index, seed=seed, split=split,
                 held_out='test' if split is None else split[0], overrides=overrides,
                 data_dir=data_dir, device=device, curves=curves, quiet=quiet,
-                **({'tag': tag} if tag else {}))
+                train_pairs=train_pairs, **({'tag': tag} if tag else {}))
 
 
 def with_pairs(jobs):
@@ -537,7 +542,8 @@ def with_pairs(jobs):
     would then draw every job's pairs at once (0.3 GB for the default run)
     instead of a few at a time as the workers take them."""
     for job in jobs:
-        yield dict(job, pairs=pickle.dumps(round_pairs(job['data_dir'], job['seed'], job['split'])))
+        pairs = round_pairs(job['data_dir'], job['seed'], job['split'], job.get('train_pairs', PAIRS))
+        yield dict(job, pairs=pickle.dumps(pairs))
 
 
 def run_job(job):

@@ -71,6 +71,16 @@ def positive_int(text):
     return value
 
 
+def int_between(low, high):
+    """argparse type: an integer from `low` to `high`."""
+    def parse(text):
+        value = positive_int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f'{value} is not within {low} to {high}')
+        return value
+    return parse
+
+
 def _finite_float(text, above_zero):
     try:
         value = float(text)

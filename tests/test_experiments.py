@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import ROOT, interrupt_after, run_script, start_script, synthetic_pairs
+from conftest import ROOT, interrupt_after, load_script, run_script, start_script, synthetic_pairs
 
 import train
 import utils
@@ -274,6 +274,46 @@ def test_plots_refuse_an_unknown_model(tmp_path, run_main):
 
 
 # --- train.py ---------------------------------------------------------------
+
+def test_fewer_training_pairs_are_the_first_ones_and_the_test_pairs_stay(fake_mnist):
+    full = train.round_pairs(str(fake_mnist), 5)
+    assert full.train_input.shape[0] == full.test_input.shape[0] == train.PAIRS
+    small = train.round_pairs(str(fake_mnist), 5, train_pairs=40)
+    assert small.train_input.shape[0] == 40
+    assert torch.equal(small.train_input, full.train_input[:40])
+    assert torch.equal(small.train_classes, full.train_classes[:40])
+    assert all(torch.equal(a, b) for a, b in zip(small[3:], full[3:])), 'the same 1000 test pairs'
+    folds = train.round_pairs(str(fake_mnist), 5, ('fold', 1, 4), train_pairs=40)
+    assert torch.equal(folds.test_input, small.train_input[10:20]), 'the folds split the 40'
+    assert train.held_out_problem(folds=50, train_pairs=40) == (
+        '--folds 50: must be 2 to 40 (the training pairs)')
+    assert 'below 40' in train.held_out_problem(validation=40, train_pairs=40)
+    assert train.held_out_problem(validation=39, train_pairs=40) is None
+
+
+@pytest.mark.parametrize('pairs, accepted', [('9', False), ('10', True), ('30000', True), ('30001', False),
+                                             ('many', False)])
+def test_the_number_of_training_pairs_is_checked(pairs, accepted, capsys):
+    cli = load_script('test')
+    if accepted:
+        assert cli.parse_args(['--pairs', pairs]).pairs == int(pairs)
+        return
+    with pytest.raises(SystemExit) as caught:
+        cli.parse_args(['--pairs', pairs])
+    assert caught.value.code == 2
+    assert 'argument --pairs' in capsys.readouterr().err
+
+
+def test_a_run_on_fewer_pairs_records_them(fake_mnist, tmp_path):
+    out = tmp_path / 'p.json'
+    result = run_script('test.py', '--data_dir', fake_mnist, '--models', 'mlp', '--rounds', '1',
+                        '--epochs', '1', '--pairs', '60', '--workers', '1', '--quiet', '--out', out)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(out.read_text())
+    assert saved['config']['pairs'] == 60 and '60 training pairs' in result.stdout
+    scored = saved['results'][0]['held_out_mistakes']['pairs_by_digits']
+    assert sum(map(sum, scored)) == train.PAIRS, 'scored on the 1000 test pairs'
+
 
 def test_round_pairs_are_drawn_from_the_seed_with_the_held_out_set(fake_mnist):
     full = train.round_pairs(str(fake_mnist), 5)

@@ -93,6 +93,7 @@ OTHER_CONFIGS = [
     ('--models', 'cnn_ws_aux', 'models'),
     ('--rounds', '4', 'rounds'),
     ('--seed', '1', 'seed'),
+    ('--pairs', '500', 'pairs'),
     ('--curves', None, 'curves'),
     ('--validation', '200', 'held_out'),
     ('--folds', '5', 'held_out'),
