@@ -13,12 +13,17 @@ this script says how to install it when it is missing.
             the pairs are drawn again from the round's seed)
   time      time to accuracy: test error (mean ± std) against seconds per
             round (training + predicting the test pairs, median), log scales
+  pairs     test error (mean ± std) against the number of training pairs, one
+            line per model, from one results file per size (test.py --pairs N),
+            and the paired effects of the auxiliary loss and weight sharing at
+            each size with their 95% intervals (figure and table)
 
 Examples:
     python test.py --models main --curves --out report/results/curves.json
     python -m report.plots curves report/results/curves.json --out figures
     python -m report.plots heatmap report/results/default.json --model cnn_ws_aux --out figures
     python -m report.plots time report/results/records.json --out figures
+    python -m report.plots pairs report/results/pairs/main_*.json --out report/figures
     PYTORCH_DATA_DIR=../shared/data python -m report.plots mistakes report/results/default.json \\
         --model cnn_ws_aux --out figures
 """
@@ -29,7 +34,7 @@ import os
 import statistics
 import sys
 
-from utils import completed, format_table, load_results, mean_std
+from utils import completed, format_mean_std, format_table, load_results, mean_std
 
 DIGITS = 10
 
@@ -249,10 +254,95 @@ def save(figure, out, name, clear=True):
     return path
 
 
+# The effects drawn against the number of training pairs, per encoder.
+SIZE_EFFECTS = (('aux loss', '{f}', '{f}_aux'), ('weight sharing', '{f}', '{f}_ws'),
+                ('both', '{f}', '{f}_ws_aux'))
+
+
+def by_size(saved_files):
+    """[(training pairs, completed test runs)] of results files (test.py --pairs
+    N, one N a file), smallest first; two files of one size are refused."""
+    sizes = {}
+    for saved in saved_files:
+        pairs = saved['config'].get('pairs', 1000)
+        if pairs in sizes:
+            raise ValueError(f'two files have {pairs} training pairs; give one file per size')
+        runs = completed(saved['results'])
+        if any(r['held_out'] != 'test' for r in runs):
+            raise ValueError('the data-size curves need runs scored on the test pairs')
+        sizes[pairs] = runs
+    return sorted(sizes.items())
+
+
+def size_effects(sizes, models):
+    """[(pairs, effect rows of report.effects)] for SIZE_EFFECTS of each encoder
+    whose models are all in `models`."""
+    from report import effects
+    comparisons = [(f'{name}, {family}', a.format(f=family), b.format(f=family))
+                   for family in ('mlp', 'cnn') for name, a, b in SIZE_EFFECTS
+                   if {a.format(f=family), b.format(f=family)} <= set(models)]
+    return [(pairs, effects.effects(runs, comparisons)) for pairs, runs in sizes]
+
+
+def data_size_table(sizes, models):
+    """Test error % (mean ± std, rounds) per model and size, then the paired
+    effects per size, as text."""
+    header = ['model'] + [f'{pairs:,}' for pairs, _ in sizes]
+    rows = [[model] + [format_mean_std([r['held_out_error'] for r in runs if r['model'] == model])
+                       + f" ({sum(r['model'] == model for r in runs)})" for _, runs in sizes]
+            for model in models]
+    lines = ['test error % (rounds) against training pairs',
+             format_table(header, rows, '<' + '>' * len(sizes))]
+    effect_rows = []
+    for pairs, rows_of_size in size_effects(sizes, models):
+        effect_rows += [[row['effect'], f'{pairs:,}', row['rounds'], f"{row['mean']:+.2f}",
+                         f"[{row['low']:+.2f}, {row['high']:+.2f}]"] for row in rows_of_size]
+    effect_rows.sort(key=lambda row: row[0])
+    lines += ['', 'paired effects (with minus without, percentage points, 95% t interval over rounds)',
+              format_table(['effect', 'pairs', 'rounds', 'diff', '95% interval'], effect_rows, '<>>>>')]
+    return '\n'.join(lines)
+
+
+def plot_data_size(plt, sizes, models, out):
+    """Two panels against the training pairs (log x): each model's test error,
+    mean ± std; the effects of size_effects with their 95% intervals."""
+    figure, (error_ax, effect_ax) = plt.subplots(1, 2, figsize=(7.0, 2.8))
+    pairs = [n for n, _ in sizes]
+    for model in models:
+        points = [(n, *mean_std([r['held_out_error'] for r in runs if r['model'] == model]))
+                  for n, runs in sizes if any(r['model'] == model for r in runs)]
+        error_ax.errorbar([n for n, _, _ in points], [m for _, m, _ in points],
+                          yerr=[0.0 if math.isnan(sd) else sd for _, _, sd in points],
+                          marker='o', ms=2.5, lw=0.8, capsize=1.5,
+                          ls='--' if model.startswith('mlp') else '-', label=model)
+    error_ax.set(xscale='log', yscale='log', xlabel='training pairs', ylabel='test error (% of pairs)')
+    error_ax.legend(fontsize=5, ncol=2)
+    lines = {}
+    for n, rows in size_effects(sizes, models):
+        for row in rows:
+            lines.setdefault(row['effect'], []).append((n, row['mean'], row['low'], row['high']))
+    for effect, points in lines.items():
+        xs, means = [p[0] for p in points], [p[1] for p in points]
+        errors = [[m - lo for _, m, lo, _ in points], [hi - m for _, m, _, hi in points]]
+        effect_ax.errorbar(xs, means, yerr=errors, marker='o', ms=2.5, lw=0.8, capsize=1.5,
+                           ls='--' if effect.endswith('mlp') else '-', label=effect)
+    effect_ax.axhline(0, color='black', lw=0.5)
+    effect_ax.set(xscale='log', xlabel='training pairs', ylabel='paired effect on test error (pp)')
+    effect_ax.legend(fontsize=5)
+    for ax in (error_ax, effect_ax):
+        ax.set_xticks(pairs)
+        ax.set_xticklabels([f'{n:,}' for n in pairs], rotation=45, fontsize=6)
+        ax.minorticks_off()
+        ax.grid(True, lw=0.3, alpha=0.5)
+    figure.tight_layout()
+    return [save(figure, out, 'data_size.pdf', clear=False), save(figure, out, 'data_size.png')]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Figures from a results file of test.py.')
-    parser.add_argument('figure', choices=('curves', 'heatmap', 'mistakes', 'time'))
-    parser.add_argument('results', help='a results JSON written by test.py --out')
+    parser.add_argument('figure', choices=('curves', 'heatmap', 'mistakes', 'time', 'pairs'))
+    parser.add_argument('results', nargs='+',
+                        help='a results JSON written by test.py --out; for pairs, one per size')
     parser.add_argument('--model', default=None,
                         help='the model (heatmap, mistakes; for curves and time: default every model)')
     parser.add_argument('--round', type=int, default=1, help='mistakes: which round (default: 1)')
@@ -260,14 +350,17 @@ def main(argv=None):
                         help='mistakes: folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
     parser.add_argument('--out', default='figures', help='folder for the PDFs (default: %(default)s)')
     args = parser.parse_args(argv)
+    if args.figure != 'pairs' and len(args.results) > 1:
+        parser.error(f'{args.figure} takes one results file ({len(args.results)} given)')
     try:
-        results = load_results(args.results)['results']
+        saved_files = [load_results(path) for path in args.results]
     except ValueError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
+    results = [run for saved in saved_files for run in saved['results']]
     models = list(dict.fromkeys(r['model'] for r in results))
     if args.model is not None and args.model not in models:
-        print(f'error: no model {args.model!r} in {args.results}; it has {", ".join(models)}',
+        print(f'error: no model {args.model!r} in {", ".join(args.results)}; it has {", ".join(models)}',
               file=sys.stderr)
         return 1
     if args.figure in ('heatmap', 'mistakes') and args.model is None:
@@ -285,6 +378,11 @@ def main(argv=None):
             chosen = [args.model] if args.model else models
             print(time_to_accuracy_table(results, chosen))
             written = plot_time_to_accuracy(plt, results, chosen, args.out)
+        elif args.figure == 'pairs':
+            chosen = [args.model] if args.model else models
+            sizes = by_size(saved_files)
+            print(data_size_table(sizes, chosen))
+            written = plot_data_size(plt, sizes, chosen, args.out)
         elif args.figure == 'heatmap':
             written = plot_heatmap(plt, results, args.model, args.out)
         else:

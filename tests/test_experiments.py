@@ -562,3 +562,40 @@ def test_plots_without_matplotlib_exit_1_with_a_message(tmp_path):
     assert result.returncode == 1, result.stderr
     assert 'the figures need matplotlib' in result.stderr and 'pip install matplotlib' in result.stderr
     assert 'Traceback' not in result.stderr and not (tmp_path / 'figures').exists()
+
+
+# --- the data-size curves (plots.py pairs) -------------------------------------
+
+def size_file(tmp_path, pairs, errors, held_out='test'):
+    """A results file of test.py --pairs `pairs` with {model: [test error per round]}."""
+    results = [dict(model=model, round=r, held_out=held_out, held_out_error=e, seed=5000 + r)
+               for model, values in errors.items() for r, e in enumerate(values)]
+    path = tmp_path / f'main_{pairs}.json'
+    path.write_text(json.dumps(dict(config=dict(pairs=pairs), results=results)))
+    return path
+
+
+def test_data_size_curves_pair_the_rounds_of_each_size(tmp_path, run_main):
+    small = size_file(tmp_path, 100, dict(mlp=[40.0, 42.0, 41.0], mlp_aux=[30.0, 29.0, 34.0]))
+    large = size_file(tmp_path, 5000, dict(mlp=[10.0, 11.0, 9.0], mlp_aux=[9.0, 10.5, 9.0]))
+    sizes = plots.by_size([utils.load_results(large), utils.load_results(small)])
+    assert [n for n, _ in sizes] == [100, 5000], 'smallest first, whatever the order given'
+    ((n, (row,)), (m, (other,))) = plots.size_effects(sizes, ['mlp', 'mlp_aux'])
+    assert (n, m) == (100, 5000) and row['effect'] == 'aux loss, mlp' and row['rounds'] == 3
+    assert row['mean'] == pytest.approx((-10 - 13 - 7) / 3) and other['mean'] == pytest.approx(-0.5)
+    expected = effects.effects(sizes[0][1], [('aux loss, mlp', 'mlp', 'mlp_aux')])[0]
+    assert (row['low'], row['high']) == (expected['low'], expected['high'])
+    table = plots.data_size_table(sizes, ['mlp', 'mlp_aux'])
+    (mlp_line,) = [line for line in table.splitlines() if line.startswith('mlp ')]
+    assert mlp_line.split()[1:] == ['41.0', '±', '1.0', '(3)', '10.0', '±', '1.0', '(3)']
+    assert f"aux loss, mlp    100       3  -10.00  [{row['low']:+.2f}, {row['high']:+.2f}]" in table
+    with pytest.raises(ValueError, match='one file per size'):
+        plots.by_size([utils.load_results(small), utils.load_results(small)])
+    with pytest.raises(ValueError, match='scored on the test pairs'):
+        plots.by_size([utils.load_results(size_file(tmp_path, 250, dict(mlp=[1.0]), held_out='fold'))])
+    refused = run_main(plots, 'curves', str(small), str(large))
+    assert refused.returncode == 2 and 'curves takes one results file' in refused.stderr
+    pytest.importorskip('matplotlib')
+    drawn = run_main(plots, 'pairs', str(small), str(large), '--out', str(tmp_path / 'figures'))
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / 'figures' / 'data_size.pdf').is_file() and 'paired effects' in drawn.stdout
