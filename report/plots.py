@@ -296,7 +296,8 @@ def data_size_table(sizes, models):
     effect_rows = []
     for pairs, rows_of_size in size_effects(sizes, models):
         effect_rows += [[row['effect'], f'{pairs:,}', row['rounds'], f"{row['mean']:+.2f}",
-                         f"[{row['low']:+.2f}, {row['high']:+.2f}]"] for row in rows_of_size]
+                         '-' if math.isnan(row['low']) else f"[{row['low']:+.2f}, {row['high']:+.2f}]"]
+                        for row in rows_of_size]
     effect_rows.sort(key=lambda row: row[0])
     lines += ['', 'paired effects (with minus without, percentage points, 95% t interval over rounds)',
               format_table(['effect', 'pairs', 'rounds', 'diff', '95% interval'], effect_rows, '<>>>>')]
@@ -316,6 +317,9 @@ def plot_data_size(plt, sizes, models, out):
                           marker='o', ms=2.5, lw=0.8, capsize=1.5,
                           ls='--' if model.startswith('mlp') else '-', label=model)
     error_ax.set(xscale='log', yscale='log', xlabel='training pairs', ylabel='test error (% of pairs)')
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    error_ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    error_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f'{value:g}'))
     error_ax.legend(fontsize=5, ncol=2)
     lines = {}
     for n, rows in size_effects(sizes, models):
