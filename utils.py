@@ -238,8 +238,11 @@ def write_text_atomic(path, text):
         with os.fdopen(fd, 'w') as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException:  # Ctrl-C too: no temporary file is left behind
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:  # a Ctrl-C just after the rename: the file is whole
+            pass
         raise
 
 

@@ -45,6 +45,24 @@ def test_atomic_write_that_fails_halfway_keeps_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ['r.json']
 
 
+def test_ctrl_c_just_after_the_rename_leaves_the_whole_file_and_stays_a_ctrl_c(tmp_path, monkeypatch):
+    # Python may deliver a Ctrl-C between the rename and the next line: the
+    # KeyboardInterrupt must come out as it is (the drivers print their table
+    # and exit 130), not as the error of removing a temporary file already renamed.
+    path = tmp_path / 'r.json'
+    path.write_text('the old results')
+    rename = os.replace
+
+    def rename_then_ctrl_c(source, target):
+        rename(source, target)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(utils.os, 'replace', rename_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        utils.write_text_atomic(str(path), 'the new results')
+    assert path.read_text() == 'the new results'
+    assert os.listdir(tmp_path) == ['r.json'], 'no temporary file left'
+
+
 def test_same_command_gives_identical_errors(fake_mnist, whole_run, tmp_path):
     again = tmp_path / 'again.json'
     result = run_script('test.py', '--data_dir', fake_mnist, *SMALL, '--out', again, '--quiet')
