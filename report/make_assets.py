@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -180,6 +181,31 @@ def bench_numbers():
     return summary
 
 
+def data_size_files():
+    """The data-size curves: results/pairs/main_N.json (the ten main models)
+    and best_N.json, one of each per size N."""
+    names = sorted(name for name in os.listdir(os.path.join(RESULTS, 'pairs'))
+                   if re.fullmatch(r'(main|best)_\d+\.json', name))
+    return [load(os.path.join('pairs', name)) for name in names]
+
+
+EFFECT_KEYS = {'aux loss': 'Aux', 'weight sharing': 'Ws', 'both': 'Both'}  # LaTeX names: letters only
+
+
+def data_size_numbers(sizes, models):
+    """Macros for the text: the smallest and largest sizes, and there each
+    encoder's aux-loss and weight-sharing effects (mean and 95% interval)."""
+    (small, small_rows), *_, (large, large_rows) = plots.size_effects(sizes, models)
+    numbers = dict(sizeSmall=f'{small:,}'.replace(',', '{,}'), sizeLarge=f'{large:,}'.replace(',', '{,}'))
+    for end, rows in (('Small', small_rows), ('Large', large_rows)):
+        for row in rows:
+            what, family = row['effect'].split(', ')
+            key = EFFECT_KEYS[what] + family.capitalize() + end
+            numbers['size' + key] = f"{row['mean']:+.1f}"
+            numbers['size' + key + 'CI'] = f"[{row['low']:+.1f}, {row['high']:+.1f}]"
+    return numbers
+
+
 def macros(values):
     return ''.join(f'\\newcommand{{\\{key}}}{{{value}}}\n' for key, value in values.items())
 
@@ -247,6 +273,9 @@ def main(argv=None):
         # LaTeX names take letters only: cnn_2ch -> \errCnnTwoch
         key = 'err' + ''.join(part.capitalize() for part in name.split('_')).replace('2', 'Two')
         numbers[key] = f"{statistics.fmean(r['held_out_error'] for r in runs):.1f}"
+    sizes = plots.by_size(data_size_files())
+    size_models = main_models + ['best']
+    numbers.update(data_size_numbers(sizes, size_models))
     write(generated, 'numbers.tex', macros(numbers))
     plt = plots.load_pyplot()
     if plt is None:
@@ -254,6 +283,7 @@ def main(argv=None):
     plots.plot_curves(plt, load('curves.json')['results'], main_models, figures)
     plots.plot_heatmap(plt, default['results'], 'cnn_ws_aux', figures)
     plots.plot_time_to_accuracy(plt, records['results'], records['config']['models'], figures)
+    plots.plot_data_size(plt, sizes, size_models, figures, stacked=True)
     print(f'wrote {generated} and {figures}')
     return 0
 

@@ -259,18 +259,39 @@ SIZE_EFFECTS = (('aux loss', '{f}', '{f}_aux'), ('weight sharing', '{f}', '{f}_w
                 ('both', '{f}', '{f}_ws_aux'))
 
 
+# One colour per ingredient, dashed for the MLP and solid for the CNN, so the
+# curves of one ingredient and their effects read alike in both panels.
+INGREDIENT_COLOURS = {'': 'tab:gray', '_aux': 'tab:blue', '_ws': 'tab:orange', '_ws_aux': 'tab:green'}
+OTHER_COLOURS = {'cnn_2ch': 'tab:purple', 'cnn_digits': 'tab:red', 'best': 'black'}
+
+
+def size_style(model):
+    """Colour and line style of a model (or of an effect, by the model it leads to)."""
+    if model in OTHER_COLOURS:
+        return dict(color=OTHER_COLOURS[model], ls='-.' if model == 'best' else ':')
+    family, _, ingredient = model.partition('_')
+    return dict(color=INGREDIENT_COLOURS.get('_' + ingredient if ingredient else '', None),
+                ls='--' if family == 'mlp' else '-')
+
+
 def by_size(saved_files):
     """[(training pairs, completed test runs)] of results files (test.py --pairs
-    N, one N a file), smallest first; two files of one size are refused."""
-    sizes = {}
+    N), smallest first. Files of one size are merged (say main_N.json and
+    best_N.json), so their rounds pair by seed; one model in two files of one
+    size is refused."""
+    sizes, sources = {}, {}
     for saved in saved_files:
         pairs = saved['config'].get('pairs', 1000)
-        if pairs in sizes:
-            raise ValueError(f'two files have {pairs} training pairs; give one file per size')
         runs = completed(saved['results'])
         if any(r['held_out'] != 'test' for r in runs):
             raise ValueError('the data-size curves need runs scored on the test pairs')
-        sizes[pairs] = runs
+        models = {r['model'] for r in runs}
+        twice = sorted(models & sources.setdefault(pairs, set()))
+        if twice:
+            raise ValueError(f"two files at {pairs:,} training pairs hold {', '.join(twice)}; "
+                             'give each model once per size')
+        sources[pairs] |= models
+        sizes.setdefault(pairs, []).extend(runs)
     return sorted(sizes.items())
 
 
@@ -304,18 +325,20 @@ def data_size_table(sizes, models):
     return '\n'.join(lines)
 
 
-def plot_data_size(plt, sizes, models, out):
+def plot_data_size(plt, sizes, models, out, stacked=False):
     """Two panels against the training pairs (log x): each model's test error,
-    mean ± std; the effects of size_effects with their 95% intervals."""
-    figure, (error_ax, effect_ax) = plt.subplots(1, 2, figsize=(7.0, 2.8))
+    mean ± std; the effects of size_effects with their 95% intervals. Side by
+    side in data_size.pdf/png, or stacked for a paper's column in
+    data_size_column.pdf."""
+    figure, (error_ax, effect_ax) = plt.subplots(*((2, 1) if stacked else (1, 2)),
+                                                 figsize=(3.5, 4.6) if stacked else (7.0, 2.8))
     pairs = [n for n, _ in sizes]
     for model in models:
         points = [(n, *mean_std([r['held_out_error'] for r in runs if r['model'] == model]))
                   for n, runs in sizes if any(r['model'] == model for r in runs)]
         error_ax.errorbar([n for n, _, _ in points], [m for _, m, _ in points],
                           yerr=[0.0 if math.isnan(sd) else sd for _, _, sd in points],
-                          marker='o', ms=2.5, lw=0.8, capsize=1.5,
-                          ls='--' if model.startswith('mlp') else '-', label=model)
+                          marker='o', ms=2.5, lw=0.8, capsize=1.5, label=model, **size_style(model))
     error_ax.set(xscale='log', yscale='log', xlabel='training pairs', ylabel='test error (% of pairs)')
     from matplotlib.ticker import FuncFormatter, LogLocator
     error_ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
@@ -325,11 +348,15 @@ def plot_data_size(plt, sizes, models, out):
     for n, rows in size_effects(sizes, models):
         for row in rows:
             lines.setdefault(row['effect'], []).append((n, row['mean'], row['low'], row['high']))
-    for effect, points in lines.items():
-        xs, means = [p[0] for p in points], [p[1] for p in points]
+    for index, (effect, points) in enumerate(lines.items()):
+        # Each effect a little apart on the log axis, so the intervals do not hide one another.
+        shift = 1.04 ** (index - (len(lines) - 1) / 2)
+        xs, means = [p[0] * shift for p in points], [p[1] for p in points]
         errors = [[m - lo for _, m, lo, _ in points], [hi - m for _, m, _, hi in points]]
+        name, family = effect.split(', ')
+        with_ = {label: b for label, _, b in SIZE_EFFECTS}[name].format(f=family)
         effect_ax.errorbar(xs, means, yerr=errors, marker='o', ms=2.5, lw=0.8, capsize=1.5,
-                           ls='--' if effect.endswith('mlp') else '-', label=effect)
+                           label=effect, **size_style(with_))
     effect_ax.axhline(0, color='black', lw=0.5)
     effect_ax.set(xscale='log', xlabel='training pairs', ylabel='paired effect on test error (pp)')
     effect_ax.legend(fontsize=5)
@@ -339,6 +366,8 @@ def plot_data_size(plt, sizes, models, out):
         ax.minorticks_off()
         ax.grid(True, lw=0.3, alpha=0.5)
     figure.tight_layout()
+    if stacked:
+        return [save(figure, out, 'data_size_column.pdf')]
     return [save(figure, out, 'data_size.pdf', clear=False), save(figure, out, 'data_size.png')]
 
 

@@ -343,7 +343,7 @@ def test_progress_line_estimates_the_time_left():
 
 REPORT_INPUTS = ['default.json', 'curves.json', 'aux_sweep.json', 'optimizers.json',
                  'tune_lr_batch.json', 'ablation_val.json', 'ablation_test.json', 'best.json',
-                 'reports.json', 'bench.txt']
+                 'reports.json', 'bench.txt', 'pairs/main_100.json', 'pairs/main_1000.json']
 
 
 @pytest.mark.skipif(not all((ROOT / 'report' / 'results' / name).is_file() for name in REPORT_INPUTS),
@@ -364,6 +364,8 @@ def test_report_assets_come_from_the_committed_results(tmp_path):
     assert (tmp_path / 'figures' / 'curves_all.pdf').stat().st_size > 1000
     assert (tmp_path / 'figures' / 'time_to_accuracy.pdf').stat().st_size > 1000
     assert '\\newcommand{\\recordFastRatio}' in numbers
+    assert (tmp_path / 'figures' / 'data_size_column.pdf').stat().st_size > 1000
+    assert '\\newcommand{\\sizeSmall}{100}' in numbers and '\\newcommand{\\sizeAuxCnnSmall}{-11.1}' in numbers
 
 
 def test_effects_pair_rounds_by_seed_across_files(tmp_path, run_main):
@@ -566,11 +568,11 @@ def test_plots_without_matplotlib_exit_1_with_a_message(tmp_path):
 
 # --- the data-size curves (plots.py pairs) -------------------------------------
 
-def size_file(tmp_path, pairs, errors, held_out='test'):
+def size_file(tmp_path, pairs, errors, held_out='test', name='main'):
     """A results file of test.py --pairs `pairs` with {model: [test error per round]}."""
     results = [dict(model=model, round=r, held_out=held_out, held_out_error=e, seed=5000 + r)
                for model, values in errors.items() for r, e in enumerate(values)]
-    path = tmp_path / f'main_{pairs}.json'
+    path = tmp_path / f'{name}_{pairs}.json'
     path.write_text(json.dumps(dict(config=dict(pairs=pairs), results=results)))
     return path
 
@@ -589,8 +591,16 @@ def test_data_size_curves_pair_the_rounds_of_each_size(tmp_path, run_main):
     (mlp_line,) = [line for line in table.splitlines() if line.startswith('mlp ')]
     assert mlp_line.split()[1:] == ['41.0', '±', '1.0', '(3)', '10.0', '±', '1.0', '(3)']
     assert f"aux loss, mlp    100       3  -10.00  [{row['low']:+.2f}, {row['high']:+.2f}]" in table
-    with pytest.raises(ValueError, match='one file per size'):
+    with pytest.raises(ValueError, match='at 100 training pairs hold mlp, mlp_aux'):
         plots.by_size([utils.load_results(small), utils.load_results(small)])
+    # best's file of one size joins the main one; its rounds pair by seed, not by order.
+    best = size_file(tmp_path, 100, dict(best=[5.0, 6.0]), name='best')
+    saved = utils.load_results(best)
+    saved['results'].reverse()
+    ((n, runs),) = plots.by_size([utils.load_results(small), saved])
+    assert n == 100 and len(runs) == 8
+    (vs_best,) = effects.effects(runs, [('best', 'mlp_aux', 'best')])
+    assert vs_best['rounds'] == 2 and vs_best['mean'] == pytest.approx(((5 - 30) + (6 - 29)) / 2)
     with pytest.raises(ValueError, match='scored on the test pairs'):
         plots.by_size([utils.load_results(size_file(tmp_path, 250, dict(mlp=[1.0]), held_out='fold'))])
     refused = run_main(plots, 'curves', str(small), str(large))
