@@ -542,7 +542,7 @@ def with_pairs(jobs):
     would then draw every job's pairs at once (0.3 GB for the default run)
     instead of a few at a time as the workers take them."""
     for job in jobs:
-        pairs = round_pairs(job['data_dir'], job['seed'], job['split'], job.get('train_pairs', PAIRS))
+        pairs = round_pairs(job['data_dir'], job['seed'], job['split'], job['train_pairs'])
         yield dict(job, pairs=pickle.dumps(pairs))
 
 
