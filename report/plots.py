@@ -14,16 +14,18 @@ this script says how to install it when it is missing.
   time      time to accuracy: test error (mean ± std) against seconds per
             round (training + predicting the test pairs, median), log scales
   pairs     test error (mean ± std) against the number of training pairs, one
-            line per model, from one results file per size (test.py --pairs N),
-            and the paired effects of the auxiliary loss and weight sharing at
-            each size with their 95% intervals (figure and table)
+            line per model, from results files of test.py --pairs N (those of
+            one size are merged, e.g. main_N.json and best_N.json), and the
+            paired effects of the auxiliary loss and weight sharing at each
+            size with their 95% intervals (figure and table)
 
 Examples:
     python test.py --models main --curves --out report/results/curves.json
     python -m report.plots curves report/results/curves.json --out figures
     python -m report.plots heatmap report/results/default.json --model cnn_ws_aux --out figures
     python -m report.plots time report/results/records.json --out figures
-    python -m report.plots pairs report/results/pairs/main_*.json --out report/figures
+    python -m report.plots pairs report/results/pairs/main_*.json report/results/pairs/best_*.json \\
+        --out report/figures
     PYTORCH_DATA_DIR=../shared/data python -m report.plots mistakes report/results/default.json \\
         --model cnn_ws_aux --out figures
 """
@@ -331,7 +333,7 @@ def plot_data_size(plt, sizes, models, out, stacked=False):
     side in data_size.pdf/png, or stacked for a paper's column in
     data_size_column.pdf."""
     figure, (error_ax, effect_ax) = plt.subplots(*((2, 1) if stacked else (1, 2)),
-                                                 figsize=(3.5, 4.6) if stacked else (7.0, 2.8))
+                                                 figsize=(3.5, 4.0) if stacked else (7.0, 2.8))
     pairs = [n for n, _ in sizes]
     for model in models:
         points = [(n, *mean_std([r['held_out_error'] for r in runs if r['model'] == model]))
@@ -343,7 +345,6 @@ def plot_data_size(plt, sizes, models, out, stacked=False):
     from matplotlib.ticker import FuncFormatter, LogLocator
     error_ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     error_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f'{value:g}'))
-    error_ax.legend(fontsize=5, ncol=2)
     lines = {}
     for n, rows in size_effects(sizes, models):
         for row in rows:
@@ -359,8 +360,9 @@ def plot_data_size(plt, sizes, models, out, stacked=False):
                            label=effect, **size_style(with_))
     effect_ax.axhline(0, color='black', lw=0.5)
     effect_ax.set(xscale='log', xlabel='training pairs', ylabel='paired effect on test error (pp)')
-    effect_ax.legend(fontsize=5)
     for ax in (error_ax, effect_ax):
+        # Beside the panel: inside it, the legend would hide the curves' small-N ends.
+        ax.legend(fontsize=5, loc='upper left', bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
         ax.set_xticks(pairs)
         ax.set_xticklabels([f'{n:,}' for n in pairs], rotation=45, fontsize=6)
         ax.minorticks_off()
