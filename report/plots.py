@@ -281,19 +281,18 @@ def by_size(saved_files):
     N), smallest first. Files of one size are merged (say main_N.json and
     best_N.json), so their rounds pair by seed; one model in two files of one
     size is refused."""
-    sizes, sources = {}, {}
+    sizes = {}
     for saved in saved_files:
         pairs = saved['config'].get('pairs', 1000)
         runs = completed(saved['results'])
         if any(r['held_out'] != 'test' for r in runs):
             raise ValueError('the data-size curves need runs scored on the test pairs')
-        models = {r['model'] for r in runs}
-        twice = sorted(models & sources.setdefault(pairs, set()))
+        size = sizes.setdefault(pairs, [])
+        twice = sorted({r['model'] for r in runs} & {r['model'] for r in size})
         if twice:
             raise ValueError(f"two files at {pairs:,} training pairs hold {', '.join(twice)}; "
                              'give each model once per size')
-        sources[pairs] |= models
-        sizes.setdefault(pairs, []).extend(runs)
+        size.extend(runs)
     return sorted(sizes.items())
 
 
