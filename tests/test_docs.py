@@ -78,6 +78,65 @@ def test_the_numbers_in_the_prose_are_those_of_the_files():
     assert f'`fast` is within {within[1:5]} points of `best` ({within[6:]})' in README
 
 
+def size_files():
+    folder = ROOT / 'report' / 'results' / 'pairs'
+    return [load_results(path) for name in ('main', 'best') for path in sorted(folder.glob(f'{name}_*.json'))]
+
+
+def markdown_table(text, header_start):
+    """The rows (lists of cells) of the markdown table whose header starts so."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith('|'):
+            break
+        rows.append([cell.strip() for cell in line.strip('|').split('|')])
+    return rows[0], rows[2:]
+
+
+def test_the_training_pairs_table_is_that_of_the_size_files():
+    header, rows = markdown_table((ROOT / 'report' / 'EXPERIMENTS.md').read_text(), '| pairs | rounds |')
+    sizes = plots.by_size(size_files())
+    assert [row[0] for row in rows] == [f'{n:,}' for n, _ in sizes], 'a row per size, every size'
+    models = {r['model'] for _, runs in sizes for r in runs}
+    for row, (n, rows_of_size) in zip(rows, plots.size_effects(sizes, models)):
+        by_effect = {effect['effect']: effect for effect in rows_of_size}
+        expected = {}
+        for column in header[2:]:
+            if column.startswith('`'):
+                runs = [r['held_out_error'] for r in dict(sizes)[n] if r['model'] == column.strip('`')]
+                expected[column] = '{:.1f} ± {:.1f}'.format(*mean_std(runs))
+            else:
+                effect = by_effect[column]
+                expected[column] = f"{effect['mean']:+.1f} [{effect['low']:+.1f}, {effect['high']:+.1f}]"
+        assert dict(zip(header[2:], row[2:])) == expected, n
+        assert row[1] == str(by_effect['aux loss, cnn']['rounds']), n
+
+
+def test_the_training_pairs_answer_is_that_of_the_size_files():
+    sizes = plots.by_size(size_files())
+    models = ['mlp', 'mlp_aux', 'mlp_ws', 'cnn', 'cnn_aux', 'cnn_ws']
+    gain = {(row['effect'], n): -row['mean'] for n, rows in plots.size_effects(sizes, models) for row in rows}
+
+    def span(effects, low, high):
+        gains = [value for (name, n), value in gain.items() if name in effects and low <= n <= high]
+        return f'{min(gains):.1f} to {max(gains):.1f}'
+
+    def error(model, n):
+        mean, _ = mean_std(r['held_out_error'] for r in dict(sizes)[n] if r['model'] == model)
+        return f'{mean:.1f}%'
+
+    aux = [f"{-gain[f'aux loss, {family}', n]:+.1f}" for n in (10000, 20000) for family in ('mlp', 'cnn')]
+    answer = ' '.join(README.split())
+    assert f"worth {span(('aux loss, mlp', 'aux loss, cnn'), 100, 2500)} points for both encoders" in answer
+    assert f'{aux[0]} (MLP) and {aux[1]} (CNN) at 10,000, {aux[2]} and {aux[3]} at 20,000' in answer
+    assert f"buys the CNN {span(('weight sharing, cnn',), 100, 250)} points at 100-250" in answer
+    assert f"MLP's {span(('weight sharing, mlp',), 250, 10000)} points hold from 250 to 10,000" in answer
+    assert (f"`best` has {error('best', 250)} at 250 pairs, what `cnn_ws_aux` has at 2,500 "
+            f"({error('cnn_ws_aux', 2500)})") in answer
+
+
 @pytest.mark.parametrize('name', ['default.json', 'best.json', 'records.json'])
 def test_the_files_behind_the_readme_are_test_rounds(name):
     # README calls these test errors, and its intervals plain t over independent rounds.
