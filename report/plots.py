@@ -347,14 +347,13 @@ def plot_data_size(plt, sizes, models, out, stacked=False):
     lines = {}
     for n, rows in size_effects(sizes, models):
         for row in rows:
-            lines.setdefault(row['effect'], []).append((n, row['mean'], row['low'], row['high']))
-    for index, (effect, points) in enumerate(lines.items()):
+            lines.setdefault((row['effect'], row['with_model']), []).append(
+                (n, row['mean'], row['low'], row['high']))
+    for index, ((effect, with_), points) in enumerate(lines.items()):
         # Each effect a little apart on the log axis, so the intervals do not hide one another.
         shift = 1.04 ** (index - (len(lines) - 1) / 2)
         xs, means = [p[0] * shift for p in points], [p[1] for p in points]
         errors = [[m - lo for _, m, lo, _ in points], [hi - m for _, m, _, hi in points]]
-        name, family = effect.split(', ')
-        with_ = {label: b for label, _, b in SIZE_EFFECTS}[name].format(f=family)
         effect_ax.errorbar(xs, means, yerr=errors, marker='o', ms=2.5, lw=0.8, capsize=1.5,
                            label=effect, **size_style(with_))
     effect_ax.axhline(0, color='black', lw=0.5)
