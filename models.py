@@ -12,23 +12,17 @@ Parts:
   weight sharing   one tower for both images, else one tower per image
   auxiliary loss   the 10 scores of each image are trained on its digit label,
                    and the comparison head reads them as probabilities (the
-                   parameters are the same either way: `x` and `x_aux` have
-                   equal counts)
+                   parameters are the same either way)
   comparison head  the 2x10 scores -> pair logits: learned (a small MLP), or
                    fixed (compare the two predicted digits, or the exact
                    P(first <= second) from their probabilities)
 
-`MODELS` names every model the project reports, with its training settings
-where they differ from train.DEFAULTS; `GROUPS` names sets of them:
-  main      the ten models of the comparison (python test.py runs them)
-  heads     the head-input ablation
-  ablation  `best`, the accuracy model, and its ablation
-  records   the time-to-accuracy records beside the course's reference (cnn_2ch)
-            and `best`, for timing in one run
-  course_budget_ablation, fast_ablation
-            a record and its variants, one ingredient changed at a time
-  reports   the systems of the five reports, r000 ... r004 one report's
-            (their published numbers are in report/reproduction.py)
+Read top-down: the course's parts and the ten models of the main comparison
+(`MAIN`), then `best` and the time-to-accuracy records with their parts, then
+the five reports' systems. `MODELS` names every model, with its training
+settings where they differ from train.DEFAULTS; `GROUPS` names sets of them:
+main, heads, ablation, records, course_budget_ablation, fast_ablation, reports,
+and r000 ... r004 (python test.py --list shows them).
 
 Example:
     python test.py --list       # every model with its parameter count, by group
@@ -45,7 +39,7 @@ IMAGE_PIXELS = 14 * 14
 DIGITS = 10
 
 
-# --- Towers ------------------------------------------------------------------
+# --- The course's parts: two towers, two heads, the pair models ---------------------
 
 def mlp_tower(inputs=IMAGE_PIXELS, outputs=DIGITS):
     """Flattened pixels -> 256 -> 128 -> outputs, with ReLUs."""
@@ -57,8 +51,8 @@ def course_cnn(in_channels=1, outputs=DIGITS, batchnorm=False, dropout=0.0):
     """The course's LeNet-like convnet: conv 3x3 (32), max-pool 2, ReLU, conv 3x3
     (64), max-pool 2, ReLU, a 200-unit layer, `outputs` scores (72,226
     parameters as a digit tower). Optionally BatchNorm after each convolution
-    and hidden layer, and dropout before the last two linear layers (report
-    003's variants)."""
+    and hidden layer (the records), and dropout before the last two linear
+    layers (report 003's variants)."""
     norm = (lambda layer, c: [layer(c)]) if batchnorm else (lambda layer, c: [])
     drop = [nn.Dropout(dropout)] if dropout else []
     return nn.Sequential(
@@ -68,6 +62,153 @@ def course_cnn(in_channels=1, outputs=DIGITS, batchnorm=False, dropout=0.0):
         nn.MaxPool2d(2), nn.ReLU(),                                             # -> 2
         nn.Flatten(), *drop, nn.Linear(64 * 2 * 2, 200), *norm(nn.BatchNorm1d, 200), nn.ReLU(),
         *drop, nn.Linear(200, outputs))
+
+
+class LearnedComparison(nn.Sequential):
+    """The two digits' 10 scores each -> pair logits, learned: an MLP with the
+    given hidden widths (with BatchNorm after each hidden layer if asked), on
+    the softmax probabilities of the scores with `softmax`, else on the raw scores."""
+
+    def __init__(self, hidden=(64,), softmax=False, batchnorm=False):
+        layers, width = [], 2 * DIGITS
+        for size in hidden:
+            layers += [nn.Linear(width, size)] + ([nn.BatchNorm1d(size)] if batchnorm else [])
+            layers.append(nn.ReLU())
+            width = size
+        super().__init__(*layers, nn.Linear(width, 2))
+        self.softmax = softmax
+
+    def forward(self, digit_logits):
+        if self.softmax:
+            digit_logits = digit_logits.softmax(dim=2)
+        return super().forward(digit_logits.flatten(1))
+
+
+class ArgmaxComparison(nn.Module):
+    """Nothing learned: pair logit 1 where argmax(first) <= argmax(second)."""
+
+    def forward(self, digit_logits):
+        predicted = digit_logits.argmax(dim=2)
+        decision = (predicted[:, 0] <= predicted[:, 1]).to(digit_logits.dtype)
+        return torch.stack((1 - decision, decision), dim=1)
+
+
+class PairNet(nn.Module):
+    """Two digit towers (or one shared tower) and a comparison head: every
+    model of the project but the 2-channel ones.
+
+    `tower()` builds one tower (1x14x14 -> 10 scores) and `head()` the
+    comparison; `aux` makes forward return the digit scores, so that the
+    auxiliary loss trains them; `tta` wraps each tower in ShiftAveraged."""
+
+    def __init__(self, tower, share=True, aux=True, head=ArgmaxComparison, tta=False):
+        super().__init__()
+        comparison = head()  # drawn before the towers: the order the results were made with
+        self.share, self.aux = share, aux
+        make = (lambda: ShiftAveraged(tower())) if tta else tower
+        self.towers = nn.ModuleList([make() for _ in range(1 if share else 2)])
+        self.comparison = comparison
+        # A fixed comparison has nothing to learn from the pair target.
+        self.learns_comparison = any(p.requires_grad for p in self.comparison.parameters())
+
+    def digit_logits(self, x):
+        n = x.size(0)
+        if self.share:  # both images in one batch through the one tower
+            scores = self.towers[0](x.reshape(2 * n, 1, *x.shape[2:]))
+            return scores.view(n, 2, *scores.shape[1:])
+        return torch.stack([tower(x[:, i:i + 1]) for i, tower in enumerate(self.towers)], dim=1)
+
+    def forward(self, x):
+        digits = self.digit_logits(x)
+        return self.comparison(digits), (digits if self.aux else None)
+
+
+class TwoChannelNet(nn.Module):
+    """One network on the whole pair (N, 2, 14, 14) -> pair logits, target loss only."""
+
+    learns_comparison = True
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x), None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    description: str
+    build: Callable[[], nn.Module]
+    settings: dict = field(default_factory=dict)  # training settings that differ from train.DEFAULTS
+
+
+# --- The main comparison: ten models ---------------------------------------------------
+
+TOWERS = {'mlp': mlp_tower, 'cnn': course_cnn}
+
+
+def learned(tower, share, aux, **head):
+    """A PairNet builder with a learned comparison head of the given options."""
+    return partial(PairNet, tower, share, aux, partial(LearnedComparison, **head))
+
+
+def siamese(encoder, share, aux):
+    """A main-family model: `encoder` towers, shared or not, trained with or
+    without the auxiliary digit losses, and a learned head. With the auxiliary
+    loss the 10 scores are digit classes, and the head reads their
+    probabilities; without it they are free features, read raw. Validation
+    error, 6 rounds of 800/200 splits (report/results/heads.txt): cnn_ws_aux
+    11.7% raw -> 3.8% softmax, mlp_ws_aux 13.5% -> 7.2%, but cnn_ws 15.4% -> 20.5%."""
+    return ModelSpec(f'{encoder.upper()} digit towers, '
+                     + ('one shared tower' if share else 'one tower per image')
+                     + (', target + auxiliary digit losses' if aux else ', target loss only')
+                     + ', learned comparison', learned(TOWERS[encoder], share, aux, softmax=aux))
+
+
+def two_channel_cnn():
+    """The course's reference convnet on the pair as a 2-channel image (cnn_2ch,
+    report 002's model 1)."""
+    return TwoChannelNet(course_cnn(in_channels=2, outputs=2))
+
+
+def digit_classifier():
+    """One shared course CNN trained on the digit labels only, its two predicted
+    digits compared (cnn_digits, report 002's model 4, report 003's TransferLearn)."""
+    return PairNet(course_cnn)
+
+
+MAIN = {
+    'mlp': siamese('mlp', share=False, aux=False),
+    'mlp_aux': siamese('mlp', share=False, aux=True),
+    'mlp_ws': siamese('mlp', share=True, aux=False),
+    'mlp_ws_aux': siamese('mlp', share=True, aux=True),
+    'cnn': siamese('cnn', share=False, aux=False),
+    'cnn_aux': siamese('cnn', share=False, aux=True),
+    'cnn_ws': siamese('cnn', share=True, aux=False),
+    'cnn_ws_aux': siamese('cnn', share=True, aux=True),
+    'cnn_2ch': ModelSpec("one CNN on the pair as a 2-channel image, target loss only (the course's "
+                         "reference size, report 002's model 1)", two_channel_cnn),
+    'cnn_digits': ModelSpec('shared CNN digit classifier trained on digit labels only; pair = '
+                            'compare the two predicted digits', digit_classifier),
+}
+
+# The head-input ablation: the family's choice reversed (report/EXPERIMENTS.md, "Head input").
+HEADS = {
+    'cnn_ws_aux_rawhead': ModelSpec('cnn_ws_aux with the head reading raw scores',
+                                    learned(course_cnn, True, True, softmax=False)),
+    'mlp_ws_aux_rawhead': ModelSpec('mlp_ws_aux with the head reading raw scores',
+                                    learned(mlp_tower, True, True, softmax=False)),
+    'cnn_ws_softhead': ModelSpec('cnn_ws with the head reading softmax probabilities',
+                                 learned(course_cnn, True, False, softmax=True)),
+}
+
+
+# --- best, the accuracy model, and its ablation ------------------------------------------
+# Chosen on validation splits only (report/EXPERIMENTS.md, "Accuracy"; report/results/best_dev/).
+
+BEST = dict(epochs=60, batch_size=100, lr=3e-3, schedule='onecycle', label_smoothing=0.1,
+            augment=dict(shift=1.5, rotate=12.0, scale=0.1))
 
 
 def bn_cnn(width=24, hidden=128, dropout=0.3):
@@ -102,37 +243,6 @@ class ShiftAveraged(nn.Module):
         return probabilities.mean(0).log()
 
 
-# --- Comparison heads --------------------------------------------------------
-
-class LearnedComparison(nn.Sequential):
-    """The two digits' 10 scores each -> pair logits, learned: an MLP with the
-    given hidden widths (with BatchNorm after each hidden layer if asked), on
-    the softmax probabilities of the scores with `softmax`, else on the raw scores."""
-
-    def __init__(self, hidden=(64,), softmax=False, batchnorm=False):
-        layers, width = [], 2 * DIGITS
-        for size in hidden:
-            layers += [nn.Linear(width, size)] + ([nn.BatchNorm1d(size)] if batchnorm else [])
-            layers.append(nn.ReLU())
-            width = size
-        super().__init__(*layers, nn.Linear(width, 2))
-        self.softmax = softmax
-
-    def forward(self, digit_logits):
-        if self.softmax:
-            digit_logits = digit_logits.softmax(dim=2)
-        return super().forward(digit_logits.flatten(1))
-
-
-class ArgmaxComparison(nn.Module):
-    """Nothing learned: pair logit 1 where argmax(first) <= argmax(second)."""
-
-    def forward(self, digit_logits):
-        predicted = digit_logits.argmax(dim=2)
-        decision = (predicted[:, 0] <= predicted[:, 1]).to(digit_logits.dtype)
-        return torch.stack((1 - decision, decision), dim=1)
-
-
 class ProbabilityComparison(nn.Module):
     """Nothing learned: P(first <= second) = sum over i <= j of p1(i) * p2(j),
     from the two digits' softmax probabilities; pair logits are its log-odds."""
@@ -146,143 +256,6 @@ class ProbabilityComparison(nn.Module):
         p_le = torch.einsum('ni,ij,nj->n', p[:, 0], self.lesser_or_equal, p[:, 1])
         p_le = p_le.clamp(1e-6, 1 - 1e-6)
         return torch.stack((torch.log1p(-p_le), torch.log(p_le)), dim=1)
-
-
-# --- Pair models -------------------------------------------------------------
-
-class PairNet(nn.Module):
-    """Two digit towers (or one shared tower) and a comparison head: every
-    model of the project but the 2-channel ones.
-
-    `tower()` builds one tower (1x14x14 -> 10 scores) and `head()` the
-    comparison; `aux` makes forward return the digit scores, so that the
-    auxiliary loss trains them; `tta` wraps each tower in ShiftAveraged."""
-
-    def __init__(self, tower, share=True, aux=True, head=ArgmaxComparison, tta=False):
-        super().__init__()
-        comparison = head()  # drawn before the towers: the order the results were made with
-        self.share, self.aux = share, aux
-        make = (lambda: ShiftAveraged(tower())) if tta else tower
-        self.towers = nn.ModuleList([make() for _ in range(1 if share else 2)])
-        self.comparison = comparison
-        # A fixed comparison has nothing to learn from the pair target.
-        self.learns_comparison = any(p.requires_grad for p in self.comparison.parameters())
-
-    def digit_logits(self, x):
-        n = x.size(0)
-        if self.share:  # both images in one batch through the one tower
-            scores = self.towers[0](x.reshape(2 * n, 1, *x.shape[2:]))
-            return scores.view(n, 2, *scores.shape[1:])
-        return torch.stack([tower(x[:, i:i + 1]) for i, tower in enumerate(self.towers)], dim=1)
-
-    def forward(self, x):
-        digits = self.digit_logits(x)
-        return self.comparison(digits), (digits if self.aux else None)
-
-
-class Ensemble(nn.Module):
-    """Independently trained pair models with digit outputs (train.train trains
-    them one after another, each on its own batch order and augmentation
-    draws); in eval mode their digit probabilities are averaged, and `head`
-    compares the averaged digits."""
-
-    learns_comparison, aux = False, True
-
-    def __init__(self, member, count, head=ProbabilityComparison):
-        super().__init__()
-        self.members = nn.ModuleList([member() for _ in range(count)])
-        self.comparison = head()
-
-    def forward(self, x):
-        probabilities = torch.stack([member.digit_logits(x).softmax(-1) for member in self.members])
-        digits = probabilities.mean(0).log()
-        return self.comparison(digits), digits
-
-
-class TwoChannelNet(nn.Module):
-    """One network on the whole pair (N, 2, 14, 14) -> pair logits, target loss only."""
-
-    learns_comparison = True
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net(x), None
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    description: str
-    build: Callable[[], nn.Module]
-    settings: dict = field(default_factory=dict)  # training settings that differ from train.DEFAULTS
-
-
-# --- The main comparison -----------------------------------------------------
-
-TOWERS = {'mlp': mlp_tower, 'cnn': course_cnn}
-
-
-def family_member(encoder, share, aux, softmax=None):
-    """The main family. With the auxiliary loss the 10 scores are digit classes,
-    and the head reads their probabilities; without it they are free features,
-    read raw. Validation error, 6 rounds of 800/200 splits (report/results/heads.txt):
-    cnn_ws_aux 11.7% raw -> 3.8% softmax, mlp_ws_aux 13.5% -> 7.2%, but
-    cnn_ws 15.4% -> 20.5%. `softmax` overrides that choice (for the ablation)."""
-    head = partial(LearnedComparison, softmax=aux if softmax is None else softmax)
-    return PairNet(TOWERS[encoder], share, aux, head)
-
-
-def two_channel_cnn():
-    """The course's reference convnet on the pair as a 2-channel image (cnn_2ch,
-    report 002's model 1)."""
-    return TwoChannelNet(course_cnn(in_channels=2, outputs=2))
-
-
-def digit_classifier():
-    """One shared course CNN trained on the digit labels only, its two predicted
-    digits compared (cnn_digits, report 002's model 4, report 003's TransferLearn)."""
-    return PairNet(course_cnn)
-
-
-def _main_comparison():
-    specs = {}
-    for encoder in TOWERS:
-        for share in (False, True):
-            for aux in (False, True):
-                name = encoder + ('_ws' if share else '') + ('_aux' if aux else '')
-                description = (f'{encoder.upper()} digit towers, '
-                               + ('one shared tower' if share else 'one tower per image')
-                               + (', target + auxiliary digit losses' if aux else ', target loss only')
-                               + ', learned comparison')
-                specs[name] = ModelSpec(description, partial(family_member, encoder, share, aux))
-    specs['cnn_2ch'] = ModelSpec(
-        "one CNN on the pair as a 2-channel image, target loss only (the course's reference "
-        "size, report 002's model 1)", two_channel_cnn)
-    specs['cnn_digits'] = ModelSpec(
-        'shared CNN digit classifier trained on digit labels only; pair = compare the two '
-        'predicted digits', digit_classifier)
-    return specs
-
-
-MAIN = _main_comparison()
-
-# The head-input ablation: the family's choice reversed (report/EXPERIMENTS.md, "Head input").
-HEADS = {
-    'cnn_ws_aux_rawhead': ModelSpec('cnn_ws_aux with the head reading raw scores',
-                                    partial(family_member, 'cnn', True, True, softmax=False)),
-    'mlp_ws_aux_rawhead': ModelSpec('mlp_ws_aux with the head reading raw scores',
-                                    partial(family_member, 'mlp', True, True, softmax=False)),
-    'cnn_ws_softhead': ModelSpec('cnn_ws with the head reading softmax probabilities',
-                                 partial(family_member, 'cnn', True, False, softmax=True)),
-}
-
-# --- best: the accuracy model and its ablation -------------------------------
-# Chosen on validation splits only (report/EXPERIMENTS.md, "Accuracy"; report/results/best_dev/).
-
-BEST = dict(epochs=60, batch_size=100, lr=3e-3, schedule='onecycle', label_smoothing=0.1,
-            augment=dict(shift=1.5, rotate=12.0, scale=0.1))
 
 
 def best_net(tower=bn_cnn, head=ProbabilityComparison, tta=True):
@@ -321,6 +294,25 @@ def record_net(tta):
     return best_net(partial(course_cnn, batchnorm=True), tta=tta)
 
 
+class Ensemble(nn.Module):
+    """Independently trained pair models with digit outputs (train.train trains
+    them one after another, each on its own batch order and augmentation
+    draws); in eval mode their digit probabilities are averaged, and `head`
+    compares the averaged digits."""
+
+    learns_comparison, aux = False, True
+
+    def __init__(self, member, count, head=ProbabilityComparison):
+        super().__init__()
+        self.members = nn.ModuleList([member() for _ in range(count)])
+        self.comparison = head()
+
+    def forward(self, x):
+        probabilities = torch.stack([member.digit_logits(x).softmax(-1) for member in self.members])
+        digits = probabilities.mean(0).log()
+        return self.comparison(digits), digits
+
+
 RECORDS = {
     'course_budget': ModelSpec('the best error within 2 s per round: the course CNN with '
                                "BatchNorm, best's head and training, 12 epochs at batch 50",
@@ -329,6 +321,10 @@ RECORDS = {
                       'at a peak rate of 1e-2, with test-time shift averaging',
                       partial(record_net, tta=True), dict(RECORD_TRAINING, epochs=35, lr=1e-2)),
 }
+RECORDS['fast_ensemble'] = ModelSpec(
+    'the accuracy record: 8 fast models trained one after another, their digit '
+    'probabilities averaged', partial(Ensemble, RECORDS['fast'].build, 8),
+    RECORDS['fast'].settings)
 
 
 def record_ablation(name):
@@ -350,13 +346,9 @@ def record_ablation(name):
             for key, (text, build, changed) in variants.items()}
 
 
-RECORDS['fast_ensemble'] = ModelSpec(
-    'the accuracy record: 8 fast models trained one after another, their digit '
-    'probabilities averaged', partial(Ensemble, RECORDS['fast'].build, 8),
-    RECORDS['fast'].settings)
 RECORD_ABLATIONS = {name: record_ablation(name) for name in ('course_budget', 'fast')}
 
-# --- The five reports' systems (../shared/seeds/000 ... 004) -------------------
+# --- The five reports' systems (../shared/seeds/000 ... 004) -------------------------
 # Built from the parts above where a report's text allows; where it leaves a size or a
 # setting open, the choice is written here. Their published numbers and the gaps
 # explained are in report/reproduction.py, which writes report/REPRODUCTION.md.
@@ -393,6 +385,34 @@ def r000_base_cnn():
                                        *linear_bn_relu(128, 128), nn.Linear(128, 2)))
 
 
+def r001(family, share, aux):
+    """Report 001's ConvNet or MLP family: towers shared or not, with or
+    without the auxiliary loss, a head 20-10-2 (ConvNet) or 20-100-2 (MLP)."""
+    tower, hidden, settings = dict(ConvNet=(course_cnn, 10, dict(epochs=50)),
+                                   MLP=(mlp_tower, 100, dict(batch_size=25)))[family]
+    suffix = ('_WS' if share else '') + ('_AL' if aux else '')
+    return ModelSpec(f'report 001 {family}{suffix}: {"shared" if share else "two"} tower(s), '
+                     f'head 20-{hidden}-2' + (', aux loss' if aux else ''),
+                     learned(tower, share, aux, hidden=(hidden,)), settings)
+
+
+# Report 002 tuned SGD's rate per model and gives none; 0.05 won over 0.005 and 0.02
+# on validation (python test.py --models r002_model1,r002_model3 --rounds 2
+# --seed 100 --validation 200 --lr LR): model 3 14.5%, 10.0%, 7.2%.
+R002 = dict(optimizer='sgd', momentum=0.0, lr=0.05, batch_size=10)
+
+
+def r003_siamese(variant, share, aux, fixed=False, **tower):
+    """Report 003's Siamese variants (a 20-20-2 head on the probabilities), trained
+    on the pairs doubled by swapping, with the report's flipped target or, `fixed`,
+    the target recomputed from the swapped digits."""
+    label = f'report 003 Siamese {variant}'
+    return ModelSpec(label + (', corrected: swapped target recomputed from the digits' if fixed else
+                              ": swap augmentation with the target flipped (the report's flaw)"),
+                     learned(partial(course_cnn, **tower), share, aux, hidden=(20, 20), softmax=True),
+                     dict(swap='recompute' if fixed else 'flip', aux_weight=0.5))
+
+
 def lenet5(in_channels=1, outputs=DIGITS):
     """LeNet-5 on 14x14 (padding 2 keeps 14 -> 14 -> 7 -> 7 -> 3): 144 features,
     120, 84, then `outputs`."""
@@ -402,84 +422,74 @@ def lenet5(in_channels=1, outputs=DIGITS):
                          nn.Linear(84, outputs))
 
 
-def learned(tower, share, aux, **head):
-    """A PairNet builder with a learned comparison head of the given options."""
-    return partial(PairNet, tower, share, aux, partial(LearnedComparison, **head))
+R004 = dict(lr=0.01, batch_size=200)
 
 
-def _report_systems():
-    r000 = dict(epochs=30, target_weight=0.1)
-    # Report 002 tuned SGD's rate per model and gives none; 0.05 won over 0.005 and 0.02
-    # on validation (python test.py --models r002_model1,r002_model3 --rounds 2
-    # --seed 100 --validation 200 --lr LR): model 3 14.5%, 10.0%, 7.2%.
-    r002 = dict(optimizer='sgd', momentum=0.0, lr=0.05, batch_size=10)
-    r003 = dict(swap='flip')
-    r004 = dict(lr=0.01, batch_size=200)
-    r004_aux = dict(r004, target_weight=0.3, aux_weight=0.5)
-    specs = {
-        'r000_basenet_mlp': ModelSpec('report 000 BaseNetMLP: pair MLP 392-512-512-2 with BatchNorm',
-                                      r000_base_mlp, dict(epochs=30)),
-        'r000_basenet_cnn': ModelSpec('report 000 BaseNetCNN: 3 conv + 2 linear blocks with BatchNorm',
-                                      r000_base_cnn, dict(epochs=30)),
-        'r000_auxnet': ModelSpec(
-            'report 000 AuxNet: two towers of 4 conv + 2 linear BN blocks, aux loss, '
-            'loss 0.1*L_out + 1*(L_auxA + L_auxB)',
-            learned(partial(r000_tower, (16, 32, 32, 64), 64), False, True,
-                    hidden=(32, 32), batchnorm=True), r000),
-        'r000_siamesenet': ModelSpec(
-            'report 000 SiameseNet: AuxNet with one shared, smaller tower',
-            learned(partial(r000_tower, (32, 32, 64, 64), 64), True, True,
-                    hidden=(32, 32), batchnorm=True), r000),
-    }
-    for family, tower, head, settings in (('convnet', course_cnn, (10,), dict(epochs=50)),
-                                          ('mlp', mlp_tower, (100,), dict(batch_size=25))):
-        for share in (False, True):
-            for aux in (False, True):
-                suffix = ('_ws' if share else '') + ('_al' if aux else '')
-                specs[f'r001_{family}{suffix}'] = ModelSpec(
-                    f'report 001 {"ConvNet" if family == "convnet" else "MLP"}{suffix.upper()}: '
-                    f'{"shared" if share else "two"} tower(s), head 20-{head[0]}-2'
-                    + (', aux loss' if aux else ''),
-                    learned(tower, share, aux, hidden=head), settings)
-    specs.update({
-        'r002_model1': ModelSpec('report 002 model 1: CNN on the 2-channel pair',
-                                 two_channel_cnn, r002),
-        'r002_model2': ModelSpec('report 002 model 2: two CNN towers, aux loss, learned comparison',
-                                 learned(course_cnn, False, True, hidden=(128,)), r002),
-        'r002_model3': ModelSpec('report 002 model 3: shared CNN tower, aux loss, learned comparison',
-                                 learned(course_cnn, True, True, hidden=(128,)), r002),
-        'r002_model4': ModelSpec('report 002 model 4: shared CNN digit classifier, hard-coded '
-                                 'comparison', digit_classifier, r002),
-        'r003_transferlearn': ModelSpec('report 003 TransferLearn: digit recogniser + logic '
-                                        'comparison', digit_classifier, r003),
-    })
-    variants = (('nows', False, False, {}), ('ws', True, False, {}), ('ws_aux', True, True, {}),
-                ('ws_aux_bn', True, True, dict(batchnorm=True)),
-                ('ws_aux_bn_drop', True, True, dict(batchnorm=True, dropout=0.25)))
-    for name, share, aux, tower in variants:
-        build = learned(partial(course_cnn, **tower), share, aux, hidden=(20, 20), softmax=True)
-        settings = dict(r003, aux_weight=0.5)
-        label = f'report 003 Siamese {name.upper().replace("_", ",")}'
-        specs[f'r003_siamese_{name}'] = ModelSpec(
-            label + ': swap augmentation with the target flipped (the report\'s flaw)',
-            build, settings)
-        specs[f'r003_siamese_{name}_fixed'] = ModelSpec(
-            label + ', corrected: swapped target recomputed from the digits',
-            build, dict(settings, swap='recompute'))
-    for family, tower, basic in (
-            ('mlpnet', mlp_tower, lambda: TwoChannelNet(mlp_tower(2 * IMAGE_PIXELS, 2))),
-            ('lenet5', lenet5, lambda: TwoChannelNet(lenet5(2, 2)))):
-        specs[f'r004_{family}_basic'] = ModelSpec(f'report 004 {family} basic: the 2-channel pair',
-                                                  basic, r004)
-        for share, aux, suffix in ((True, False, 'ws'), (False, True, 'aux'), (True, True, 'ws_aux')):
-            specs[f'r004_{family}_{suffix}'] = ModelSpec(
-                f'report 004 {family} {suffix.replace("_", " + ")}',
-                learned(tower, share, aux, hidden=(64,)), r004_aux if aux else r004)
-    return specs
+def r004(family, share, aux):
+    """Report 004's MLPNet or LeNet5 towers with a 20-64-2 head; with the
+    auxiliary loss, the target weighs 0.3 and the digits 0.5."""
+    tower = dict(mlpnet=mlp_tower, lenet5=lenet5)[family]
+    return ModelSpec(f"report 004 {family} {' + '.join(['ws'] * share + ['aux'] * aux)}",
+                     learned(tower, share, aux, hidden=(64,)),
+                     dict(R004, target_weight=0.3, aux_weight=0.5) if aux else R004)
 
 
-REPORT_SYSTEMS = _report_systems()
+R000 = dict(epochs=30, target_weight=0.1)
+REPORT_SYSTEMS = {
+    'r000_basenet_mlp': ModelSpec('report 000 BaseNetMLP: pair MLP 392-512-512-2 with BatchNorm',
+                                  r000_base_mlp, dict(epochs=30)),
+    'r000_basenet_cnn': ModelSpec('report 000 BaseNetCNN: 3 conv + 2 linear blocks with BatchNorm',
+                                  r000_base_cnn, dict(epochs=30)),
+    'r000_auxnet': ModelSpec('report 000 AuxNet: two towers of 4 conv + 2 linear BN blocks, aux '
+                             'loss, loss 0.1*L_out + 1*(L_auxA + L_auxB)',
+                             learned(partial(r000_tower, (16, 32, 32, 64), 64), False, True,
+                                     hidden=(32, 32), batchnorm=True), R000),
+    'r000_siamesenet': ModelSpec('report 000 SiameseNet: AuxNet with one shared, smaller tower',
+                                 learned(partial(r000_tower, (32, 32, 64, 64), 64), True, True,
+                                         hidden=(32, 32), batchnorm=True), R000),
+    'r001_convnet': r001('ConvNet', share=False, aux=False),
+    'r001_convnet_al': r001('ConvNet', share=False, aux=True),
+    'r001_convnet_ws': r001('ConvNet', share=True, aux=False),
+    'r001_convnet_ws_al': r001('ConvNet', share=True, aux=True),
+    'r001_mlp': r001('MLP', share=False, aux=False),
+    'r001_mlp_al': r001('MLP', share=False, aux=True),
+    'r001_mlp_ws': r001('MLP', share=True, aux=False),
+    'r001_mlp_ws_al': r001('MLP', share=True, aux=True),
+    'r002_model1': ModelSpec('report 002 model 1: CNN on the 2-channel pair', two_channel_cnn, R002),
+    'r002_model2': ModelSpec('report 002 model 2: two CNN towers, aux loss, learned comparison',
+                             learned(course_cnn, False, True, hidden=(128,)), R002),
+    'r002_model3': ModelSpec('report 002 model 3: shared CNN tower, aux loss, learned comparison',
+                             learned(course_cnn, True, True, hidden=(128,)), R002),
+    'r002_model4': ModelSpec('report 002 model 4: shared CNN digit classifier, hard-coded '
+                             'comparison', digit_classifier, R002),
+    'r003_transferlearn': ModelSpec('report 003 TransferLearn: digit recogniser + logic comparison',
+                                    digit_classifier, dict(swap='flip')),
+    'r003_siamese_nows': r003_siamese('NOWS', share=False, aux=False),
+    'r003_siamese_nows_fixed': r003_siamese('NOWS', share=False, aux=False, fixed=True),
+    'r003_siamese_ws': r003_siamese('WS', share=True, aux=False),
+    'r003_siamese_ws_fixed': r003_siamese('WS', share=True, aux=False, fixed=True),
+    'r003_siamese_ws_aux': r003_siamese('WS,AUX', share=True, aux=True),
+    'r003_siamese_ws_aux_fixed': r003_siamese('WS,AUX', share=True, aux=True, fixed=True),
+    'r003_siamese_ws_aux_bn': r003_siamese('WS,AUX,BN', True, True, batchnorm=True),
+    'r003_siamese_ws_aux_bn_fixed': r003_siamese('WS,AUX,BN', True, True, True, batchnorm=True),
+    'r003_siamese_ws_aux_bn_drop': r003_siamese('WS,AUX,BN,DROP', True, True,
+                                                batchnorm=True, dropout=0.25),
+    'r003_siamese_ws_aux_bn_drop_fixed': r003_siamese('WS,AUX,BN,DROP', True, True, True,
+                                                      batchnorm=True, dropout=0.25),
+    'r004_mlpnet_basic': ModelSpec('report 004 mlpnet basic: the 2-channel pair',
+                                   lambda: TwoChannelNet(mlp_tower(2 * IMAGE_PIXELS, 2)), R004),
+    'r004_mlpnet_ws': r004('mlpnet', share=True, aux=False),
+    'r004_mlpnet_aux': r004('mlpnet', share=False, aux=True),
+    'r004_mlpnet_ws_aux': r004('mlpnet', share=True, aux=True),
+    'r004_lenet5_basic': ModelSpec('report 004 lenet5 basic: the 2-channel pair',
+                                   lambda: TwoChannelNet(lenet5(2, 2)), R004),
+    'r004_lenet5_ws': r004('lenet5', share=True, aux=False),
+    'r004_lenet5_aux': r004('lenet5', share=False, aux=True),
+    'r004_lenet5_ws_aux': r004('lenet5', share=True, aux=True),
+}
 REPORTS = ('r000', 'r001', 'r002', 'r003', 'r004')
+
+# --- Every name a command can take ------------------------------------------------------
 
 MODELS = {
     **MAIN,
@@ -492,13 +502,14 @@ MODELS = {
     **{name: spec for variants in RECORD_ABLATIONS.values() for name, spec in variants.items()},
     **REPORT_SYSTEMS,  # last, so that the project's own models come first
 }
-GROUPS = {'main': list(MAIN),
+GROUPS = {'main': list(MAIN),  # the ten models of the comparison: python test.py runs them
           'heads': ['cnn_ws_aux', 'cnn_ws_aux_rawhead', 'mlp_ws_aux', 'mlp_ws_aux_rawhead',
-                    'cnn_ws', 'cnn_ws_softhead'],
-          'ablation': ['best', *BEST_ABLATION],
-          'records': ['cnn_2ch', *RECORDS, 'best'],
+                    'cnn_ws', 'cnn_ws_softhead'],  # the head-input ablation
+          'ablation': ['best', *BEST_ABLATION],  # best, the accuracy model, and its ablation
+          'records': ['cnn_2ch', *RECORDS, 'best'],  # the records beside the course's reference
+          # course_budget_ablation, fast_ablation: a record and its variants
           **{f'{name}_ablation': [name, *variants] for name, variants in RECORD_ABLATIONS.items()},
-          'reports': list(REPORT_SYSTEMS),
+          'reports': list(REPORT_SYSTEMS),  # the five reports' systems; r000 ... r004 one's
           **{report: [name for name in REPORT_SYSTEMS if name.startswith(report + '_')]
              for report in REPORTS}}
 

@@ -164,7 +164,7 @@ def errors_by_round(results, model, measure='held_out_error'):
 
 def fold_count(config):
     """K of a K-fold results file, read from the held-out description that
-    train.held_out_description wrote in its config; None for other files."""
+    train.held_out_sets described in its config; None for other files."""
     match = re.match(r'(\d+)-fold cross-validation', str(config.get('held_out', '')))
     return int(match.group(1)) if match else None
 

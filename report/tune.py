@@ -29,15 +29,13 @@ import time
 import dlc_practical_prologue as prologue
 import train
 from models import MODELS
-from train import OPTIMIZERS, model_settings, setting
+from train import model_settings, setting, setting_type
 from utils import (
+    available_memory,
     completed,
     environment,
     format_mean_std,
     format_table,
-    list_of,
-    non_negative_float,
-    positive_float,
     positive_int,
     progress_line,
     provenance,
@@ -46,26 +44,30 @@ from utils import (
     write_json_atomic,
 )
 
-# The grid's axes: training settings (train.DEFAULTS keys) and how to read their values.
-AXES = dict(lr=positive_float, batch_size=positive_int, epochs=positive_int,
-            optimizer=str, target_weight=non_negative_float, aux_weight=non_negative_float,
-            weight_decay=non_negative_float)
+# The grid's axes: training settings (train.DEFAULTS keys), each value read by
+# the setting's one rule, as test.py's --set and flags read it.
+AXES = ('lr', 'batch_size', 'epochs', 'optimizer', 'target_weight', 'aux_weight', 'weight_decay')
 TEST_SEED_OFFSET = 1000  # test rounds use seeds seed+1000...: never a tuning round's
 
 
-def optimizer_name(text):
-    if text not in OPTIMIZERS:
-        raise argparse.ArgumentTypeError(f'unknown optimizer {text!r}; known: {", ".join(OPTIMIZERS)}')
-    return text
+def list_of(value_type):
+    """argparse type: comma-separated values, each read by `value_type`, repeats dropped."""
+    def parse(text):
+        items = [item.strip() for item in text.split(',') if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError('no value given')
+        return list(dict.fromkeys(value_type(item) for item in items))
+    parse.__name__ = f'list of {value_type.__name__}'
+    return parse
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Grid search on validation splits of the training pairs (never the test pairs).')
     parser.add_argument('model', metavar='MODEL', help='a registered model (python test.py --list)')
-    readers = dict(AXES, optimizer=optimizer_name)
-    for axis, reader in readers.items():
-        parser.add_argument(f'--{axis}', type=list_of(reader), default=None, metavar='V1,V2,...',
+    for axis in AXES:
+        parser.add_argument(f'--{axis}', type=list_of(setting_type(axis)), default=None,
+                            metavar='V1,V2,...',
                             help=f"values of {axis} to try (default: the model's own)")
     parser.add_argument('--set', type=setting, action='append', default=[], metavar='KEY=VALUE',
                         help='a training setting held fixed for every point of the grid, '
@@ -100,8 +102,10 @@ def parse_args(argv=None):
         parser.error(f'unknown model {args.model!r}; see python test.py --list')
     if args.folds is not None:
         args.validation = None  # its default, 200, gives way to the folds
-    if train.held_out_problem(args.validation, args.folds):
-        parser.error(train.held_out_problem(args.validation, args.folds))
+    try:
+        args.held_out, args.splits = train.held_out_sets(args.validation, args.folds)
+    except ValueError as error:
+        parser.error(str(error))
     if args.test_rounds < 0:
         parser.error('--test_rounds must be 0 or more')
     if args.per is not None and getattr(args, args.per) is None:
@@ -154,7 +158,7 @@ def run(args, made_by):
         print(f'error: {error}', file=sys.stderr)
         return 1
     settings = grid(args)
-    held_out = train.held_out_description(args.validation, args.folds)
+    held_out = args.held_out
     config = dict(model=args.model, grid={axis: getattr(args, axis) for axis in AXES},
                   rounds=args.rounds, seed=args.seed, held_out=held_out,
                   fixed=args.fixed, base_settings=model_settings(args.model, args.fixed),
@@ -162,7 +166,7 @@ def run(args, made_by):
     jobs = [train.make_job(args.model, r, args.seed + r, split, {**args.fixed, **setting},
                      args.data_dir, quiet=args.quiet, setting=i, fold=fold)
             for r in range(args.rounds)
-            for fold, split in train.held_out_sets(args.validation, args.folds)
+            for fold, split in args.splits
             for i, setting in enumerate(settings)]
     # The tuning runs, then the chosen settings' test runs (held_out 'test'), in one list.
     runs = []
@@ -208,7 +212,7 @@ def collect(jobs, runs, args, output):
     """Run `jobs`, appending each result to `runs`, with a progress line and the
     JSON rewritten after each; returns the seconds taken. Ctrl-C passes through."""
     started = time.perf_counter()
-    workers, why, warning = workers_for(args.workers, len(jobs))
+    workers, why, warning = workers_for(args.workers, len(jobs), memory=available_memory())
     if warning:
         print(warning, file=sys.stderr)
     if not args.quiet:

@@ -171,17 +171,16 @@ def test_an_idx_file_is_read_as_its_header_says(tmp_path):
 def test_the_default_workers_fit_cores_model_rounds_and_memory(monkeypatch, cores, jobs, memory,
                                                                workers, why):
     monkeypatch.setattr(os, 'cpu_count', lambda: cores)
-    chosen, reason = utils.default_workers(jobs, 'cpu', memory)
-    assert chosen == workers and why in reason
-    assert utils.default_workers(jobs, 'cuda', memory)[0] == 1
+    chosen, reason, warning = utils.workers_for(None, jobs, 'cpu', memory)
+    assert chosen == workers and why in reason and warning is None
+    assert utils.workers_for(None, jobs, 'cuda', memory)[0] == 1
 
 
-def test_asked_workers_are_obeyed_with_a_warning_when_they_may_not_fit(monkeypatch):
-    assert utils.workers_warning(2, 24e9) is None and utils.workers_warning(16, None) is None
-    assert 'may not fit' in utils.workers_warning(16, 8.5e9)
-    monkeypatch.setattr(utils, 'available_memory', lambda: 2.5e9)
-    assert utils.workers_for(5, 100) == (5, 'as asked', utils.workers_warning(5, 2.5e9))
-    assert utils.workers_for(None, 100)[0] == min(os.cpu_count() or 1, 2)
+def test_asked_workers_are_obeyed_with_a_warning_when_they_may_not_fit():
+    assert utils.workers_for(2, 100, 'cpu', 24e9) == (2, 'as asked', None)
+    assert utils.workers_for(16, 100, 'cpu', None)[2] is None, 'memory unknown: no warning'
+    assert 'may not fit' in utils.workers_for(16, 100, 'cpu', 8.5e9)[2]
+    assert utils.workers_for(8, 100, 'cpu', 8.5e9)[2] is None, 'eight fit in 8.5 GB'
 
 
 def test_available_memory_is_read_where_the_platform_gives_it():
@@ -193,7 +192,7 @@ def test_available_memory_is_read_where_the_platform_gives_it():
 
 
 def test_the_start_line_says_how_many_workers_and_why(fake_mnist, capsys, monkeypatch):
-    monkeypatch.setattr(utils, 'available_memory', lambda: 1.5e9)
+    monkeypatch.setattr(cli, 'available_memory', lambda: 1.5e9)
     args = ['--data_dir', str(fake_mnist), '--rounds', '1', '--epochs', '1', '--models', 'mlp']
     assert cli.main(args + ['--workers', '2']) == 0
     err = capsys.readouterr().err

@@ -62,9 +62,56 @@ def test_too_few_images_is_refused():
         prologue.mnist_to_pairs(10, images[:9], labels[:9])
 
 
-def test_one_hot_labels_course_convention():
+def course_load_data(images, labels, test_images, test_labels, one_hot_labels, normalize,
+                     flatten, full, tiny):
+    """The course's load_data and convert_to_one_hot_labels (the file that ships
+    generate_pair_sets) on tensors instead of torchvision's datasets."""
+    def convert_to_one_hot_labels(input, target):
+        tmp = input.new_zeros(target.size(0), target.max() + 1)
+        tmp.scatter_(1, target.view(-1, 1), 1.0)
+        return tmp
+    train_input, train_target = images.float(), labels
+    test_input, test_target = test_images.float(), test_labels
+    if flatten:
+        train_input = train_input.clone().reshape(train_input.size(0), -1)
+        test_input = test_input.clone().reshape(test_input.size(0), -1)
+    if not full:
+        train_size, test_size = (500, 100) if tiny else (1000, 1000)
+        train_input, train_target = train_input.narrow(0, 0, train_size), train_target.narrow(0, 0,
+                                                                                             train_size)
+        test_input, test_target = test_input.narrow(0, 0, test_size), test_target.narrow(0, 0, test_size)
+    if one_hot_labels:
+        train_target = convert_to_one_hot_labels(train_input, train_target)
+        test_target = convert_to_one_hot_labels(test_input, test_target)
+    if normalize:
+        mu, std = train_input.mean(), train_input.std()
+        train_input.sub_(mu).div_(std)
+        test_input.sub_(mu).div_(std)
+    return train_input, train_target, test_input, test_target
+
+
+def test_one_hot_labels_are_zeros_and_a_one_as_in_the_course():
     out = prologue.convert_to_one_hot_labels(torch.zeros(3, 5), torch.tensor([0, 2, 1]))
-    assert out.tolist() == [[1, -1, -1], [-1, -1, 1], [-1, 1, -1]]
+    assert out.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]] and out.dtype == torch.float32
+
+
+@pytest.mark.parametrize('options', [
+    dict(one_hot_labels=False, normalize=False, flatten=True, full=False, tiny=False),
+    dict(one_hot_labels=True, normalize=True, flatten=False, full=False, tiny=True),
+    dict(one_hot_labels=True, normalize=False, flatten=True, full=True, tiny=False),
+])
+def test_load_data_is_the_courses(fake_mnist, options):
+    mnist = [t for train in (True, False) for t in prologue.load_mnist(str(fake_mnist), train)]
+    expected = course_load_data(*mnist, **options)
+    ours = prologue.load_data(data_dir=str(fake_mnist), **options)
+    for a, b in zip(ours, expected):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+    assert len(ours[0]) == (2000 if options['full'] else 500 if options['tiny'] else 1000)
+
+
+def test_load_data_refuses_full_and_tiny_together(fake_mnist):
+    with pytest.raises(ValueError, match='full and tiny'):
+        prologue.load_data(data_dir=str(fake_mnist), full=True, tiny=True)
 
 
 def test_generate_pair_sets_reads_mnist_files(fake_mnist):

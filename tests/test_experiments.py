@@ -72,8 +72,9 @@ def test_folds_cover_every_training_pair_once_and_drop_the_test_pairs():
 
 @pytest.mark.parametrize('args, message', [
     (['resnet'], "unknown model 'resnet'"),
-    (['mlp', '--lr', '0,1'], 'above 0'),
-    (['mlp', '--optimizer', 'adam,rmsprop'], "unknown optimizer 'rmsprop'"),
+    (['mlp', '--lr', '0,1'], "'0': lr must be a number above 0"),
+    (['mlp', '--optimizer', 'adam,rmsprop'], "'rmsprop': optimizer must be one of adam, sgd"),
+    (['mlp', '--weight_decay', '0.1,-1'], "'-1': weight_decay must be a number >= 0"),
     (['mlp', '--folds', '1'], 'must be 2 to 1000'),
     (['mlp', '--folds', '5', '--validation', '100'], 'not allowed with argument'),
     (['mlp', '--validation', '1000'], 'must leave training pairs'),
@@ -285,10 +286,11 @@ def test_fewer_training_pairs_are_the_first_ones_and_the_test_pairs_stay(fake_mn
     assert all(torch.equal(a, b) for a, b in zip(small[3:], full[3:])), 'the same 1000 test pairs'
     folds = train.round_pairs(str(fake_mnist), 5, ('fold', 1, 4), train_pairs=40)
     assert torch.equal(folds.test_input, small.train_input[10:20]), 'the folds split the 40'
-    assert train.held_out_problem(folds=50, train_pairs=40) == (
-        '--folds 50: must be 2 to 40 (the training pairs)')
-    assert 'below 40' in train.held_out_problem(validation=40, train_pairs=40)
-    assert train.held_out_problem(validation=39, train_pairs=40) is None
+    with pytest.raises(ValueError, match=r'^--folds 50: must be 2 to 40 \(the training pairs\)$'):
+        train.held_out_sets(folds=50, train_pairs=40)
+    with pytest.raises(ValueError, match='below 40'):
+        train.held_out_sets(validation=40, train_pairs=40)
+    assert train.held_out_sets(validation=39, train_pairs=40)[1] == [(0, ('validation', 39))]
 
 
 @pytest.mark.parametrize('pairs, accepted', [('9', False), ('10', True), ('30000', True), ('30001', False),
@@ -452,8 +454,8 @@ def test_fold_sign_flip_flips_whole_rounds():
 
 
 def test_fold_count_reads_the_description_that_rounds_writes():
-    assert effects.fold_count(dict(held_out=train.held_out_description(folds=7))) == 7
-    assert effects.fold_count(dict(held_out=train.held_out_description(validation=200))) is None
+    assert effects.fold_count(dict(held_out=train.held_out_sets(folds=7)[0])) == 7
+    assert effects.fold_count(dict(held_out=train.held_out_sets(validation=200)[0])) is None
     assert effects.fold_count(dict(held_out='5-fold cross-validation')) == 5  # older files
     assert effects.fold_count({}) is None
 
