@@ -1,20 +1,15 @@
 """Data API of the EE-559 course, written afresh: MNIST digit pairs.
 
-`generate_pair_sets(nb)` returns the six tensors of the project: pairs of
-14x14 digits (MNIST average-pooled by 2), the target "first digit <= second"
-and the two digit classes, for `nb` training pairs (MNIST train split) and `nb`
-test pairs (MNIST test split). `load_data` and `convert_to_one_hot_labels` are
-the course's too, for single digits.
+`generate_pair_sets(nb)` returns the six tensors of the project: `nb` pairs of
+14x14 digits (MNIST average-pooled by 2) from MNIST's train split and `nb` from
+its test split, each with the target "first digit <= second" and the two digit
+classes. `load_data` and `convert_to_one_hot_labels` are the course's too.
 
-Unlike the course's file, importing this module reads no command line and
-seeds nothing (the course's calls parse_args() and torch.manual_seed(0) at
-import), so scripts with options of their own can import it; the course's
---data_dir, --full and --tiny are arguments here.
-
-MNIST is read from `<data_dir>/mnist/MNIST/raw/` (torchvision's layout), where
-`data_dir` is the argument, else `$PYTORCH_DATA_DIR`, else `./data`;
-torchvision downloads it there on first use. The checks of its files, their
-reader and the download come below the course's functions.
+Unlike the course's file, importing this module reads no command line and seeds
+nothing (the course's calls parse_args() and torch.manual_seed(0)): --data_dir,
+--full and --tiny are arguments here. MNIST is read from
+`<data_dir>/mnist/MNIST/raw/` (data_dir: the argument, else $PYTORCH_DATA_DIR,
+else ./data), where torchvision downloads it on first use.
 
 Example:
     PYTORCH_DATA_DIR=../shared/data python dlc_practical_prologue.py
@@ -29,20 +24,16 @@ import torch.nn.functional as F
 
 
 def generate_pair_sets(nb, data_dir=None, generator=None):
-    """The six tensors of the project: train_input, train_target, train_classes,
-    test_input, test_target, test_classes (train pairs from MNIST's train split,
-    test pairs from its test split). `generator` seeds the draw."""
+    """train_input, train_target, train_classes, test_input, test_target,
+    test_classes; `generator` seeds the draw."""
     (train_input, train_target), (test_input, test_target) = load_mnist_splits(data_dir, torch.uint8)
     return (mnist_to_pairs(nb, train_input, train_target, generator)
             + mnist_to_pairs(nb, test_input, test_target, generator))
 
 
 def mnist_to_pairs(nb, input, target, generator=None):
-    """Draw `nb` pairs of distinct images from (input, target).
-
-    Returns input (nb, 2, 14, 14) float32, target (nb,) int64 with 1 where the
-    first digit is <= the second, and classes (nb, 2) int64.
-    """
+    """`nb` pairs of distinct images of (input, target): input (nb, 2, 14, 14)
+    float32, target (nb,) and classes (nb, 2) int64."""
     if 2 * nb > input.size(0):
         raise ValueError(f'{nb} pairs need {2 * nb} images; only {input.size(0)} available')
     picks = torch.randperm(input.size(0), generator=generator)[:2 * nb].view(nb, 2)

@@ -48,11 +48,8 @@ def mlp_tower(inputs=IMAGE_PIXELS, outputs=DIGITS):
 
 
 def course_cnn(in_channels=1, outputs=DIGITS, batchnorm=False, dropout=0.0):
-    """The course's LeNet-like convnet: conv 3x3 (32), max-pool 2, ReLU, conv 3x3
-    (64), max-pool 2, ReLU, a 200-unit layer, `outputs` scores (72,226
-    parameters as a digit tower). Optionally BatchNorm after each convolution
-    and hidden layer (the records), and dropout before the last two linear
-    layers (report 003's variants)."""
+    """The course's LeNet-like convnet (72,226 parameters as a digit tower); BatchNorm
+    is the records', dropout report 003's."""
     norm = (lambda layer, c: [layer(c)]) if batchnorm else (lambda layer, c: [])
     drop = [nn.Dropout(dropout)] if dropout else []
     return nn.Sequential(
@@ -65,9 +62,8 @@ def course_cnn(in_channels=1, outputs=DIGITS, batchnorm=False, dropout=0.0):
 
 
 class LearnedComparison(nn.Sequential):
-    """The two digits' 10 scores each -> pair logits, learned: an MLP with the
-    given hidden widths (with BatchNorm after each hidden layer if asked), on
-    the softmax probabilities of the scores with `softmax`, else on the raw scores."""
+    """The two digits' 10 scores -> pair logits by an MLP, on the scores' softmax
+    probabilities with `softmax`, else on the raw scores."""
 
     def __init__(self, hidden=(64,), softmax=False, batchnorm=False):
         layers, width = [], 2 * DIGITS
@@ -94,12 +90,9 @@ class ArgmaxComparison(nn.Module):
 
 
 class PairNet(nn.Module):
-    """Two digit towers (or one shared tower) and a comparison head: every
-    model of the project but the 2-channel ones.
-
-    `tower()` builds one tower (1x14x14 -> 10 scores) and `head()` the
-    comparison; `aux` makes forward return the digit scores, so that the
-    auxiliary loss trains them; `tta` wraps each tower in ShiftAveraged."""
+    """Two digit towers, or one shared, and a comparison head: every model but the
+    2-channel ones. `aux` returns the digit scores too, for the auxiliary loss;
+    `tta` wraps each tower in ShiftAveraged."""
 
     def __init__(self, tower, share=True, aux=True, head=ArgmaxComparison, tta=False):
         super().__init__()
@@ -154,12 +147,11 @@ def learned(tower, share, aux, **head):
 
 
 def siamese(encoder, share, aux):
-    """A main-family model: `encoder` towers, shared or not, trained with or
-    without the auxiliary digit losses, and a learned head. With the auxiliary
-    loss the 10 scores are digit classes, and the head reads their
-    probabilities; without it they are free features, read raw. Validation
-    error, 6 rounds of 800/200 splits (report/results/heads.txt): cnn_ws_aux
-    11.7% raw -> 3.8% softmax, mlp_ws_aux 13.5% -> 7.2%, but cnn_ws 15.4% -> 20.5%."""
+    """A main-family model. With the auxiliary loss the 10 scores are digit
+    classes, and the head reads their probabilities; without it they are free
+    features, read raw. Validation error, 6 rounds of 800/200 splits
+    (report/results/heads.txt): cnn_ws_aux 11.7% raw -> 3.8% softmax,
+    mlp_ws_aux 13.5% -> 7.2%, but cnn_ws 15.4% -> 20.5%."""
     return ModelSpec(f'{encoder.upper()} digit towers, '
                      + ('one shared tower' if share else 'one tower per image')
                      + (', target + auxiliary digit losses' if aux else ', target loss only')
@@ -212,9 +204,8 @@ BEST = dict(epochs=60, batch_size=100, lr=3e-3, schedule='onecycle', label_smoot
 
 
 def bn_cnn(width=24, hidden=128, dropout=0.3):
-    """best's digit tower: two pairs of padded 3x3 convolutions (width, then
-    2*width channels) with BatchNorm, each pair followed by a max-pool
-    (14 -> 7 -> 3), then one hidden layer with dropout."""
+    """best's digit tower: two pairs of padded 3x3 convolutions with BatchNorm,
+    each pair max-pooled (14 -> 7 -> 3), then one hidden layer with dropout."""
     def block(cin, cout):
         return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
     return nn.Sequential(*block(1, width), *block(width, width), nn.MaxPool2d(2),
@@ -295,10 +286,8 @@ def record_net(tta):
 
 
 class Ensemble(nn.Module):
-    """Independently trained pair models with digit outputs (train.train trains
-    them one after another, each on its own batch order and augmentation
-    draws); in eval mode their digit probabilities are averaged, and `head`
-    compares the averaged digits."""
+    """Pair models trained one after another (train.train); their digit
+    probabilities are averaged, and `head` compares the averaged digits."""
 
     learns_comparison, aux = False, True
 
@@ -362,8 +351,7 @@ def linear_bn_relu(cin, cout):
 
 
 def r000_tower(channels, hidden):
-    """Report 000's digit network: 4 Conv-BN-ReLU blocks (max-pool before the
-    4th; 14 -> 12 -> 10 -> 8 -> 4 -> 2), 2 Linear-BN-ReLU blocks, 10 outputs."""
+    """Report 000's digit network (14 -> 12 -> 10 -> 8 -> 4 -> 2)."""
     c1, c2, c3, c4 = channels
     return nn.Sequential(*conv_bn_relu(1, c1), *conv_bn_relu(c1, c2), *conv_bn_relu(c2, c3),
                          nn.MaxPool2d(2), *conv_bn_relu(c3, c4), nn.Flatten(),
@@ -372,13 +360,12 @@ def r000_tower(channels, hidden):
 
 
 def r000_base_mlp():
-    """Report 000's Fig. 2: the pair flattened (392) -> 512 -> 512 -> 2."""
+    """Report 000's Fig. 2."""
     return TwoChannelNet(nn.Sequential(nn.Flatten(), *linear_bn_relu(2 * IMAGE_PIXELS, 512),
                                        *linear_bn_relu(512, 512), nn.Linear(512, 2)))
 
 
 def r000_base_cnn():
-    """Report 000's BaseNetCNN: 3 Conv-BN-ReLU blocks, max-pool, 2 Linear-BN-ReLU, Linear."""
     return TwoChannelNet(nn.Sequential(*conv_bn_relu(2, 32), *conv_bn_relu(32, 64),
                                        *conv_bn_relu(64, 64), nn.MaxPool2d(2), nn.Flatten(),
                                        *linear_bn_relu(64 * 4 * 4, 128),
@@ -386,8 +373,7 @@ def r000_base_cnn():
 
 
 def r001(family, share, aux):
-    """Report 001's ConvNet or MLP family: towers shared or not, with or
-    without the auxiliary loss, a head 20-10-2 (ConvNet) or 20-100-2 (MLP)."""
+    """Report 001's ConvNet or MLP family, heads 20-10-2 and 20-100-2."""
     tower, hidden, settings = dict(ConvNet=(course_cnn, 10, dict(epochs=50)),
                                    MLP=(mlp_tower, 100, dict(batch_size=25)))[family]
     suffix = ('_WS' if share else '') + ('_AL' if aux else '')
@@ -403,9 +389,8 @@ R002 = dict(optimizer='sgd', momentum=0.0, lr=0.05, batch_size=10)
 
 
 def r003_siamese(variant, share, aux, fixed=False, **tower):
-    """Report 003's Siamese variants (a 20-20-2 head on the probabilities), trained
-    on the pairs doubled by swapping, with the report's flipped target or, `fixed`,
-    the target recomputed from the swapped digits."""
+    """Report 003's Siamese variants, trained on the pairs doubled by swapping with
+    the report's flipped target or, `fixed`, the target recomputed."""
     label = f'report 003 Siamese {variant}'
     return ModelSpec(label + (', corrected: swapped target recomputed from the digits' if fixed else
                               ": swap augmentation with the target flipped (the report's flaw)"),
@@ -414,8 +399,7 @@ def r003_siamese(variant, share, aux, fixed=False, **tower):
 
 
 def lenet5(in_channels=1, outputs=DIGITS):
-    """LeNet-5 on 14x14 (padding 2 keeps 14 -> 14 -> 7 -> 7 -> 3): 144 features,
-    120, 84, then `outputs`."""
+    """LeNet-5 on 14x14 (padding 2 keeps 14 -> 14 -> 7 -> 7 -> 3)."""
     return nn.Sequential(nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(16 * 3 * 3, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
@@ -426,8 +410,7 @@ R004 = dict(lr=0.01, batch_size=200)
 
 
 def r004(family, share, aux):
-    """Report 004's MLPNet or LeNet5 towers with a 20-64-2 head; with the
-    auxiliary loss, the target weighs 0.3 and the digits 0.5."""
+    """Report 004's MLPNet or LeNet5 towers with a 20-64-2 head."""
     tower = dict(mlpnet=mlp_tower, lenet5=lenet5)[family]
     return ModelSpec(f"report 004 {family} {' + '.join(['ws'] * share + ['aux'] * aux)}",
                      learned(tower, share, aux, hidden=(64,)),

@@ -93,8 +93,7 @@ def run(args, made_by):
 
 
 def make_jobs(args):
-    """Every model-round of the command. Round r's pairs are drawn from seed S+r,
-    the same for every model; a K-fold round trains each model once per fold."""
+    """Every model-round: round r's pairs come from seed S+r, the same for every model."""
     return [make_job(name, round_index, args.seed + round_index, split, args.overrides,
                      args.data_dir, args.device, args.curves, args.quiet, args.pairs,
                      fold=None if args.folds is None else fold)
@@ -114,9 +113,8 @@ def run_config(args, made_by):
 
 
 def collect(jobs, results, config, args, one_thread):
-    """Train the jobs that `results` does not hold yet, appending each result as
-    it comes, saved to args.out before its progress line. True if Ctrl-C
-    stopped it: the finished model-rounds stay."""
+    """Train the jobs `results` lacks, appending each result, saved to args.out
+    before its progress line; True if Ctrl-C stopped it (the finished ones stay)."""
     done = {run_key(r) for r in results}
     todo = [job for job in jobs if run_key(job) not in done]
     workers, why, warning = workers_for(args.workers, len(todo), args.device, available_memory())
@@ -161,8 +159,7 @@ def print_summary(args, config, results, total, elapsed, one_thread):
 
 def results_table(models, results, held_out='test'):
     """Per model: parameters, rounds, train and held-out error (mean ± std over
-    rounds; a K-fold round counts as the mean of its folds), the digit error of
-    the auxiliary outputs where the model has them, seconds per training."""
+    rounds, a K-fold round the mean of its folds), digit error, seconds per training."""
     rows = []
     for name in models:
         runs = completed(results, name)
@@ -185,8 +182,7 @@ def results_table(models, results, held_out='test'):
 
 
 def round_means(runs, key):
-    """runs[key] averaged per round (over the folds of K-fold runs; one value
-    per round otherwise), skipping missing values."""
+    """runs[key] averaged per round (over a K-fold round's folds), missing values skipped."""
     by_round = {}
     for run in runs:
         if run.get(key) is not None:
@@ -307,8 +303,7 @@ def model_list(text):
 
 
 def list_models():
-    """Every model under its group, the project's first (a model of two groups
-    shows in both); `reports` is the union of r000 ... r004."""
+    """Every model under its group (`reports` is r000 ... r004 together)."""
     width = max(map(len, MODELS))
     for group, members in GROUPS.items():
         if group == 'reports':
@@ -325,9 +320,8 @@ RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_ou
 
 
 def resumed_results(path, config, made_by):
-    """The results of `path`, if its config matches `config`, else ValueError
-    saying why; `config` then keeps the command and code that began the file,
-    and lists `made_by`, the one resuming it, with those before."""
+    """The results of `path` if its config matches `config` (else ValueError);
+    `config` keeps the file's first command and code and adds `made_by` to 'resumed'."""
     saved = load_results(path)
     saved_config = saved['config']
     differ = [key for key in RESUME_KEYS if saved_config.get(key) != config[key]]

@@ -51,10 +51,8 @@ DEFAULTS = dict(
 
 def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0,
               label_smoothing=0.0):
-    """The training objective on one batch: target_weight * L_target +
-    aux_weight * (L_digit1 + L_digit2), cross-entropies. A model without digit
-    outputs has L_target alone; one with a fixed comparison (cnn_digits) has
-    nothing to learn from the target, so the digit losses alone."""
+    """target_weight * L_target + aux_weight * (L_digit1 + L_digit2) on one batch,
+    cross-entropies; a fixed comparison (cnn_digits) learns nothing from L_target."""
     pair_logits, digit_logits = outputs
     loss = (target_weight * F.cross_entropy(pair_logits, target, label_smoothing=label_smoothing)
             if model.learns_comparison else 0.0)
@@ -68,11 +66,9 @@ def pair_loss(model, outputs, target, classes, aux_weight, target_weight=1.0,
 def train_one(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, target_weight=1.0,
               momentum=0.9, weight_decay=0.0, swap=None, augment=None, label_smoothing=0.0,
               schedule=None, generator=None, curves=True, on_epoch=None):
-    """Train one pair model on data.train_* (PairSets) and return the per-epoch
-    history: train loss and error, averaged over the epoch's batches as they
-    train; with `curves`, also the loss and error on the held-out pairs
-    (data.test_*) after each epoch (about a quarter more time).
-    `on_epoch(epoch, epochs)`, if given, is called after every epoch."""
+    """Train one pair model on data.train_* (PairSets); the history per epoch: the
+    batches' mean train loss and error and, with `curves`, the held-out loss and
+    error (data.test_*, a quarter more time). on_epoch(epoch, epochs) follows each."""
     if swap is not None:
         data = data.doubled_by_swapping(swap)
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
@@ -126,9 +122,8 @@ def train_one(model, data, *, epochs, batch_size, lr, optimizer, aux_weight, tar
 
 
 def train(model, data, **settings):
-    """Train `model` (see train_one) and return its history. The members of an
-    ensemble (models.Ensemble) train one after another, each on its own batch
-    order and augmentation draws, and the history is their mean."""
+    """train_one; an ensemble's members train one after another, on their own
+    draws, and the history is their mean."""
     if not hasattr(model, 'members'):
         return train_one(model, data, **settings)
     histories = [train_one(member, data, **settings) for member in model.members]
@@ -149,8 +144,7 @@ EVAL_BATCH = 100
 
 
 def eval_outputs(model, input):
-    """The model's outputs on a whole set, in eval mode and without autograd;
-    the model's mode is restored afterwards."""
+    """The model's outputs on a set, in eval mode (then restored), without autograd."""
     was_training = model.training
     model.eval()
     try:
@@ -175,8 +169,8 @@ def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
 
 
 def digit_error(model, input, classes, outputs=None):
-    """Error in % of digit images of the model's digit outputs, or None if it
-    has none; `outputs` of eval_outputs on `input`, if already computed."""
+    """Error in % of digit images (None without digit outputs); `outputs`: of
+    eval_outputs on `input`, if already computed."""
     digit_logits = (outputs or eval_outputs(model, input))[1]
     if digit_logits is None:
         return None
@@ -205,8 +199,7 @@ def digit_grid(classes, weights=None):
 # --- One run: build, train, measure ------------------------------------------------
 
 def model_settings(name, overrides=None):
-    """Training settings of model `name`: DEFAULTS, then the model's own, then
-    `overrides` (the settings a command gives)."""
+    """DEFAULTS, then model `name`'s own settings, then `overrides` (a command's)."""
     return {**DEFAULTS, **MODELS[name].settings, **(overrides or {})}
 
 
@@ -251,8 +244,8 @@ _warmed_up = set()
 
 
 def warm_up(name, data, settings, device):
-    """Train a throwaway copy of model `name` for two steps, once per process, so
-    that one-time costs (kernel selection, allocations) stay out of the timing."""
+    """Two steps of a throwaway copy, once per process: one-time costs (kernel
+    selection, allocations) stay out of the timing."""
     if (name, device) in _warmed_up:
         return
     model = build_model(name).to(device, memory_format=torch.channels_last)

@@ -224,11 +224,9 @@ def environment():
 
 
 def available_memory():
-    """Bytes of memory that new processes can take without swapping, or None
-    where the platform does not say. Linux: MemAvailable, within the memory
-    limit of the process's cgroup (a container's); Windows: the available
-    physical memory; other POSIX systems (macOS): the free pages, else half the
-    physical memory."""
+    """Bytes new processes can take without swapping (None: the platform does not
+    say): Linux's MemAvailable within the cgroup's limit, Windows' available
+    physical memory, else (macOS) the free pages or half the physical memory."""
     try:
         if os.path.isfile('/proc/meminfo'):
             with open('/proc/meminfo') as f:
@@ -307,9 +305,8 @@ def workers_for(requested, jobs, device='cpu', memory=None):
 
 
 def map_in_workers(function, items, workers, one_thread=False):
-    """function(item) for each of `items`, in order, as they come: from `workers`
-    processes of one thread each, which take the items as they ask for them;
-    if 1, here, with torch's threads, or one with `one_thread`."""
+    """function(item) for each of `items`, in order, from `workers` processes of
+    one thread each; if 1, here, with torch's threads (one with `one_thread`)."""
     if workers == 1:
         threads = torch.get_num_threads()
         if one_thread:
