@@ -201,8 +201,8 @@ def plot_time_to_accuracy(plt, results, models, out):
         raise ValueError('none of these models has finished runs in this file')
     # The report's column width (3.5 in), so that its fonts print at the sizes set here.
     figure, ax = plt.subplots(figsize=(3.5, 2.9))
-    for seconds, mean, std in points.values():
-        ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=2.5, capsize=1.5, lw=0.8)
+    drawn = {model: ax.errorbar(seconds, mean, yerr=std, fmt='o', ms=2.5, capsize=1.5, lw=0.8)
+             for model, (seconds, mean, std) in points.items()}
     runs = completed(results, next(iter(points)))
     ax.set_xscale('log')
     ax.set_yscale('log')
@@ -215,32 +215,94 @@ def plot_time_to_accuracy(plt, results, models, out):
         axis.set_major_formatter(FuncFormatter(lambda value, _: f'{value:g}'))
     ax.grid(True, which='both', lw=0.3, alpha=0.5)
     figure.tight_layout()
-    label_points(figure, ax, {model: (seconds, mean) for model, (seconds, mean, _) in points.items()})
+    label_points(figure, ax, {model: (seconds, mean) for model, (seconds, mean, _) in points.items()},
+                 errors={model: std for model, (_, _, std) in points.items()},
+                 colours={model: bars[0].get_color() for model, bars in drawn.items()})
     return [save(figure, out, 'time_to_accuracy.pdf', clear=False), save(figure, out, 'time_to_accuracy.png')]
 
 
-# Where a label may sit beside its point, in points (x, y), tried in this order.
-LABEL_OFFSETS = ((4, 3), (4, -8), (-4, 3), (-4, -8), (4, 9), (4, -14), (-4, 9), (-4, -14))
+# Where a label may sit beside its point: directions (right, left, the four
+# diagonals, above, below) at growing distances in points, tried in this order.
+LABEL_DIRECTIONS = ((1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1))
+LABEL_DISTANCES = (4, 8, 13, 19, 26)
+LABEL_PAD = 1.0      # points of room kept around a label
+MARKER_RADIUS = 2.0  # points, the markers' size with a margin
+CAP_HALF_WIDTH = 2.0  # points, the error bars' caps with a margin
 
 
-def label_points(figure, ax, points):
-    """Name each point {label: (x, y)} beside it, at the first of
-    LABEL_OFFSETS where its text overlaps no label placed before (from the top
-    down) and no point; returns the labels' boxes in display units."""
+def label_points(figure, ax, points, errors=None, colours=None):
+    """Name each point {label: (x, y)} beside it, its text in colours[label]
+    where given, and return the labels' boxes in display units. Labels are
+    placed from the top down, each at the first place (LABEL_DIRECTIONS at
+    LABEL_DISTANCES) where its text, with LABEL_PAD around it, stays inside
+    the axes, overlaps no label placed before, no marker and no error bar
+    (errors[label]: the half-height of the point's bar, in data units), and
+    is nearer its own point than any other, so that it reads as that point's.
+    Failing that, the place with the fewest such faults; a label away from
+    its point gets a thin line to it."""
     figure.canvas.draw()  # fixes the axes' limits, so that boxes can be measured
     renderer = figure.canvas.get_renderer()
-    markers = [ax.transData.transform(xy) for xy in points.values()]
+    from matplotlib.transforms import Bbox
+    pixels = figure.dpi / 72.0
+    errors, colours = errors or {}, colours or {}
+    centres = {label: ax.transData.transform(xy) for label, xy in points.items()}
+    obstacles = []  # markers and error bars, as display boxes
+    for label, (x, y) in points.items():
+        cx, cy = centres[label]
+        radius = MARKER_RADIUS * pixels
+        obstacles.append(Bbox([[cx - radius, cy - radius], [cx + radius, cy + radius]]))
+        if errors.get(label):
+            low = ax.transData.transform((x, max(y - errors[label], 1e-12)))[1]
+            high = ax.transData.transform((x, y + errors[label]))[1]
+            half = CAP_HALF_WIDTH * pixels
+            obstacles.append(Bbox([[cx - half, low], [cx + half, high]]))
+    frame = ax.get_window_extent(renderer)
+
+    def distance(box, centre):
+        dx = max(box.x0 - centre[0], 0.0, centre[0] - box.x1)
+        dy = max(box.y0 - centre[1], 0.0, centre[1] - box.y1)
+        return math.hypot(dx, dy)
+
+    def faults(box, label):
+        padded = box.padded(LABEL_PAD * pixels)
+        own = distance(box, centres[label])
+        return (sum(padded.overlaps(other) for other in boxes)
+                + sum(padded.overlaps(other) for other in obstacles)
+                + (not (frame.x0 <= box.x0 and box.x1 <= frame.x1
+                        and frame.y0 <= box.y0 and box.y1 <= frame.y1))
+                + any(distance(box, centre) <= own for other, centre in centres.items()
+                      if other != label))
+
     boxes = []
     for label, xy in sorted(points.items(), key=lambda item: -item[1][1]):
-        for dx, dy in LABEL_OFFSETS:
-            text = ax.annotate(label, xy, textcoords='offset points', xytext=(dx, dy), fontsize=6,
-                               ha='left' if dx > 0 else 'right')
-            box = text.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in boxes) and not any(
-                    box.contains(*marker) for marker in markers):
+        best = None
+        for length in LABEL_DISTANCES:
+            for ux, uy in LABEL_DIRECTIONS:
+                scale = length / math.hypot(ux, uy)
+                text = ax.annotate(label, xy, textcoords='offset points', xytext=(ux * scale, uy * scale),
+                                   fontsize=6, color=colours.get(label, 'black'),
+                                   ha={1: 'left', -1: 'right', 0: 'center'}[ux],
+                                   va={1: 'bottom', -1: 'top', 0: 'center'}[uy])
+                box = text.get_window_extent(renderer)
+                count = faults(box, label)
+                if best is None or count < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (count, text, box, length)
+                else:
+                    text.remove()
+                if count == 0:
+                    break
+            if best[0] == 0:
                 break
-            if (dx, dy) != LABEL_OFFSETS[-1]:
-                text.remove()  # else it stays at the last offset
+        _, text, box, length = best
+        if length > LABEL_DISTANCES[0]:  # the same text, with a line to its point
+            text.remove()
+            colour = colours.get(label, 'black')
+            ax.annotate(label, xy, textcoords='offset points', xytext=text.xyann, fontsize=6,
+                        color=colour, ha=text.get_ha(), va=text.get_va(),
+                        arrowprops=dict(arrowstyle='-', lw=0.4, color=colour, shrinkA=0,
+                                        shrinkB=MARKER_RADIUS))
         boxes.append(box)
     return boxes
 
