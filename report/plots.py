@@ -224,7 +224,7 @@ def plot_time_to_accuracy(plt, results, models, out):
 # Where a label may sit beside its point: directions (right, left, the four
 # diagonals, above, below) at growing distances in points, tried in this order.
 LABEL_DIRECTIONS = ((1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1))
-LABEL_DISTANCES = (4, 8, 13, 19, 26)
+LABEL_DISTANCES = (4, 8, 13, 19, 26, 34, 44)
 LABEL_PAD = 1.0      # points of room kept around a label
 MARKER_RADIUS = 2.0  # points, the markers' size with a margin
 CAP_HALF_WIDTH = 2.0  # points, the error bars' caps with a margin
@@ -236,26 +236,26 @@ def label_points(figure, ax, points, errors=None, colours=None):
     placed from the top down, each at the first place (LABEL_DIRECTIONS at
     LABEL_DISTANCES) where its text, with LABEL_PAD around it, stays inside
     the axes, overlaps no label placed before, no marker and no error bar
-    (errors[label]: the half-height of the point's bar, in data units), and
-    is nearer its own point than any other, so that it reads as that point's.
-    Failing that, the place with the fewest such faults; a label away from
-    its point gets a thin line to it."""
+    (errors[label]: the half-height of the point's bar, in data units), and,
+    right beside its point, is nearer to it than to any other, so that it
+    reads as that point's; a label further away gets a thin line to its
+    point instead. Failing all that, the place with the fewest such faults."""
     figure.canvas.draw()  # fixes the axes' limits, so that boxes can be measured
     renderer = figure.canvas.get_renderer()
     from matplotlib.transforms import Bbox
     pixels = figure.dpi / 72.0
     errors, colours = errors or {}, colours or {}
     centres = {label: ax.transData.transform(xy) for label, xy in points.items()}
-    obstacles = []  # markers and error bars, as display boxes
+    obstacles = []  # (label, box): markers and error bars, as display boxes
     for label, (x, y) in points.items():
         cx, cy = centres[label]
         radius = MARKER_RADIUS * pixels
-        obstacles.append(Bbox([[cx - radius, cy - radius], [cx + radius, cy + radius]]))
+        obstacles.append((label, Bbox([[cx - radius, cy - radius], [cx + radius, cy + radius]])))
         if errors.get(label):
             low = ax.transData.transform((x, max(y - errors[label], 1e-12)))[1]
             high = ax.transData.transform((x, y + errors[label]))[1]
             half = CAP_HALF_WIDTH * pixels
-            obstacles.append(Bbox([[cx - half, low], [cx + half, high]]))
+            obstacles.append((label, Bbox([[cx - half, low], [cx + half, high]])))
     frame = ax.get_window_extent(renderer)
 
     def distance(box, centre):
@@ -263,15 +263,25 @@ def label_points(figure, ax, points, errors=None, colours=None):
         dy = max(box.y0 - centre[1], 0.0, centre[1] - box.y1)
         return math.hypot(dx, dy)
 
-    def faults(box, label):
+    def crosses(start, end, box):
+        """Whether the segment from start to end passes through box (sampled)."""
+        (x0, y0), (x1, y1) = start, end
+        return any(box.contains(x0 + (x1 - x0) * k / 50, y0 + (y1 - y0) * k / 50) for k in range(51))
+
+    def faults(box, label, line_end):
+        """How many rules a label at box breaks; line_end: where its line to
+        the point would end, None right beside the point (no line)."""
         padded = box.padded(LABEL_PAD * pixels)
-        own = distance(box, centres[label])
-        return (sum(padded.overlaps(other) for other in boxes)
-                + sum(padded.overlaps(other) for other in obstacles)
-                + (not (frame.x0 <= box.x0 and box.x1 <= frame.x1
-                        and frame.y0 <= box.y0 and box.y1 <= frame.y1))
-                + any(distance(box, centre) <= own for other, centre in centres.items()
-                      if other != label))
+        count = (sum(padded.overlaps(other) for other in boxes)
+                 + sum(padded.overlaps(other) for _, other in obstacles)
+                 + (not (frame.x0 <= box.x0 and box.x1 <= frame.x1
+                         and frame.y0 <= box.y0 and box.y1 <= frame.y1)))
+        if line_end is None:
+            own = distance(box, centres[label])
+            return count + any(distance(box, centre) <= own for other, centre in centres.items()
+                               if other != label)
+        return count + sum(crosses(centres[label], line_end, other) for other in boxes) + sum(
+            crosses(centres[label], line_end, other) for owner, other in obstacles if owner != label)
 
     boxes = []
     for label, xy in sorted(points.items(), key=lambda item: -item[1][1]):
@@ -284,25 +294,30 @@ def label_points(figure, ax, points, errors=None, colours=None):
                                    ha={1: 'left', -1: 'right', 0: 'center'}[ux],
                                    va={1: 'bottom', -1: 'top', 0: 'center'}[uy])
                 box = text.get_window_extent(renderer)
-                count = faults(box, label)
+                cx, cy = centres[label]
+                line_end = None if length == LABEL_DISTANCES[0] else (
+                    cx + ux * scale * pixels, cy + uy * scale * pixels)
+                count = faults(box, label, line_end)
                 if best is None or count < best[0]:
                     if best is not None:
                         best[1].remove()
-                    best = (count, text, box, length)
+                    # The line leaves the text where the text is anchored, the corner or
+                    # side nearest the point: ((0, 0) is its bottom left, (1, 1) its top right).
+                    best = (count, text, box, length, ((1 - ux) / 2, (1 - uy) / 2))
                 else:
                     text.remove()
                 if count == 0:
                     break
             if best[0] == 0:
                 break
-        _, text, box, length = best
+        _, text, box, length, anchor = best
         if length > LABEL_DISTANCES[0]:  # the same text, with a line to its point
             text.remove()
             colour = colours.get(label, 'black')
             ax.annotate(label, xy, textcoords='offset points', xytext=text.xyann, fontsize=6,
                         color=colour, ha=text.get_ha(), va=text.get_va(),
                         arrowprops=dict(arrowstyle='-', lw=0.4, color=colour, shrinkA=0,
-                                        shrinkB=MARKER_RADIUS))
+                                        shrinkB=MARKER_RADIUS, relpos=anchor))
         boxes.append(box)
     return boxes
 
