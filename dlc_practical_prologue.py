@@ -31,12 +31,21 @@ def generate_pair_sets(nb, data_dir=None, generator=None):
             + mnist_to_pairs(nb, test_input, test_target, generator))
 
 
-def mnist_to_pairs(nb, input, target, generator=None):
+def mnist_to_pairs(nb, input, target, generator=None, unseen=None):
     """`nb` pairs of distinct images of (input, target): input (nb, 2, 14, 14)
-    float32, target (nb,) and classes (nb, 2) int64."""
-    if 2 * nb > input.size(0):
+    float32, target (nb,) and classes (nb, 2) int64. `unseen`, a 10x10 bool
+    tensor, skips the pairs whose (first, second) digits it marks: the others
+    come as they would without it, and the generator draws the same."""
+    picks = torch.randperm(input.size(0), generator=generator)
+    picks = picks[:input.size(0) // 2 * 2].view(-1, 2)
+    if unseen is not None:
+        picks = picks[~unseen[target[picks[:, 0]], target[picks[:, 1]]]]
+        if nb > picks.size(0):
+            raise ValueError(f'only {picks.size(0)} pairs are left outside the unseen digit '
+                             f'combinations, fewer than {nb}')
+    if nb > picks.size(0):
         raise ValueError(f'{nb} pairs need {2 * nb} images; only {input.size(0)} available')
-    picks = torch.randperm(input.size(0), generator=generator)[:2 * nb].view(nb, 2)
+    picks = picks[:nb]
     # Pooled after picking: the same pixels as pooling all of MNIST first, 60x
     # less work; and only the picked images become float32 (MNIST may be uint8).
     images = F.avg_pool2d(input[picks.flatten()].float(), kernel_size=2)

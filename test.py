@@ -26,6 +26,7 @@ from train import (
     DEFAULTS,
     PAIRS,
     TRAIN_PAIRS_RANGE,
+    draw_pairs,
     held_out_sets,
     make_job,
     mnist_splits,
@@ -33,6 +34,7 @@ from train import (
     run_jobs,
     setting,
     setting_type,
+    unseen_cells,
 )
 from utils import (
     available_memory,
@@ -84,6 +86,12 @@ def run(args, made_by):
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
+    try:  # and so does a round with too few pairs outside the --unseen combinations
+        for seed in {job['seed'] for job in jobs} if args.unseen else ():
+            draw_pairs(mnist_splits(args.data_dir), seed, args.pairs, args.unseen)
+    except ValueError as error:
+        print(f'error: --unseen: {error}', file=sys.stderr)
+        return 2
     # The default gives each model-round on the CPU one thread, in a worker or here.
     one_thread = args.workers is None and args.device == 'cpu'
     started = time.perf_counter()
@@ -95,7 +103,7 @@ def run(args, made_by):
 def make_jobs(args):
     """Every model-round: round r's pairs come from seed S+r, the same for every model."""
     return [make_job(name, round_index, args.seed + round_index, split, args.overrides,
-                     args.data_dir, args.device, args.curves, args.quiet, args.pairs,
+                     args.data_dir, args.device, args.curves, args.quiet, args.pairs, args.unseen,
                      fold=None if args.folds is None else fold)
             for round_index in range(args.rounds)
             for name in args.models
@@ -106,7 +114,7 @@ def run_config(args, made_by):
     """What the results file records of the command, beside its results."""
     return dict(models=args.models, rounds=args.rounds, seed=args.seed, device=args.device,
                 workers=args.workers, curves=args.curves, pairs=args.pairs,
-                held_out=args.held_out,
+                held_out=args.held_out, **({'unseen': args.unseen} if args.unseen else {}),
                 error_unit='percent of pairs',
                 settings={name: model_settings(name, args.overrides) for name in args.models},
                 environment=environment(), **made_by)
@@ -243,6 +251,10 @@ def make_parser():
                       help=f'training pairs per round, {TRAIN_PAIRS_RANGE[0]} to '
                            f'{TRAIN_PAIRS_RANGE[1]:,}; a round\'s smaller sets are the first '
                            'pairs of its larger ones, and its test pairs the same (default: %(default)s)')
+    what.add_argument('--unseen', type=unseen_cells, default=None, metavar='A:B[,A:B...]',
+                      help='keep these (first digit, second digit) combinations out of the '
+                           'training pairs, * for any digit: 7:* (7 never first), 3:5,5:3 (never '
+                           'together); the test pairs stay the same (default: none)')
     what.add_argument('--list', action='store_true',
                       help='list the models with parameter counts and descriptions, and exit')
     training = parser.add_argument_group(
@@ -316,7 +328,8 @@ def list_models():
 
 
 # What must agree between a results file and the command that resumes it.
-RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_out', 'settings')
+RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_out', 'unseen',
+               'settings')
 
 
 def resumed_results(path, config, made_by):
@@ -324,7 +337,7 @@ def resumed_results(path, config, made_by):
     `config` keeps the file's first command and code and adds `made_by` to 'resumed'."""
     saved = load_results(path)
     saved_config = saved['config']
-    differ = [key for key in RESUME_KEYS if saved_config.get(key) != config[key]]
+    differ = [key for key in RESUME_KEYS if saved_config.get(key) != config.get(key)]
     if differ:
         raise ValueError(f'{path} was made with other settings ({", ".join(differ)} differ); '
                          'resume with the same command, or start a new file with --out')

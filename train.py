@@ -14,6 +14,7 @@ Example:
 import argparse
 import ast
 import functools
+import itertools
 import math
 import pickle
 import sys
@@ -180,14 +181,18 @@ def digit_error(model, input, classes, outputs=None):
 def mistakes(outputs, target, classes):
     """Where a model errs on a set, from its eval_outputs: counts of the wrong
     pairs and of all pairs by digits (see digit_grid), the indices of the wrong
-    pairs, and the digits it read in them (None without digit outputs)."""
+    pairs, the digits it read in them, and the misread first and second images
+    by digits (None without digit outputs)."""
     pair_logits, digit_logits = outputs
     wrong = pair_logits.argmax(1) != target
+    misread = None if digit_logits is None else (digit_logits.argmax(2) != classes).float()
     return dict(wrong_by_digits=digit_grid(classes, wrong.float()),
                 pairs_by_digits=digit_grid(classes),
                 wrong_pairs=wrong.nonzero().flatten().tolist(),
                 digits_read=(None if digit_logits is None else
-                             digit_logits[wrong].argmax(2).tolist()))
+                             digit_logits[wrong].argmax(2).tolist()),
+                misread_by_digits=(None if misread is None else  # first image's, second's
+                                   [digit_grid(classes, misread[:, i]) for i in (0, 1)]))
 
 
 def digit_grid(classes, weights=None):
@@ -230,6 +235,7 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epo
         train_error=train_error, held_out_error=pair_error(held_out[0], data.test_target),
         held_out_digit_error=digit_error(model, data.test_input, data.test_classes, held_out),
         held_out_mistakes=mistakes(held_out, data.test_target, data.test_classes),
+        train_pairs_by_digits=digit_grid(data.train_classes),
         train_time_s=train_time, eval_time_s=eval_time, history=history)
 
 
@@ -265,16 +271,20 @@ def main(argv=None):
     parser.add_argument('--set', type=setting, action='append', default=[], metavar='KEY=VALUE',
                         help='any other training setting, repeatable (see python test.py --help)')
     parser.add_argument('--seed', type=int, default=0, help='(default: 0)')
+    parser.add_argument('--unseen', type=unseen_cells, default=None, metavar='A:B[,A:B...]',
+                        help='digit combinations kept out of training (see python test.py --help)')
     parser.add_argument('--data_dir', default=None,
                         help='folder holding mnist/ (default: $PYTORCH_DATA_DIR, else ./data)')
     args = parser.parse_args(argv)
     overrides = dict(args.set, **({} if args.epochs is None else dict(epochs=args.epochs)))
-    try:
-        pairs = PairSets(*prologue.generate_pair_sets(1000, args.data_dir,
-                                                      torch.Generator().manual_seed(args.seed)))
+    try:  # the pairs of generate_pair_sets(1000) drawn with the seed, skipping any unseen
+        pairs = round_pairs(args.data_dir, args.seed, unseen=args.unseen)
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
+    except ValueError as error:  # too few pairs outside the unseen combinations
+        print(f'error: --unseen: {error}', file=sys.stderr)
+        return 2
     result = run_once(args.model, pairs, args.seed, overrides)
     for epoch, row in enumerate(zip(*result['history'].values()), 1):
         print(f'epoch {epoch:3d}  ' + '  '.join(f'{k} {v:7.3f}' for k, v in zip(result['history'], row)))
@@ -489,6 +499,23 @@ def setting_type(key):
     return parse
 
 
+def unseen_cells(text):
+    """argparse type of --unseen: A:B[,A:B...], each A and B a digit or * (any):
+    the sorted [first, second] digit combinations kept out of the training pairs."""
+    cells = set()
+    for item in text.split(','):
+        first, sign, second = item.strip().partition(':')
+        digits = [range(DIGITS) if d == '*' else [int(d)] if d.isdigit() and int(d) < DIGITS else None
+                  for d in (first.strip(), second.strip())]
+        if not sign or None in digits:
+            raise argparse.ArgumentTypeError(f'{text!r}: each item is A:B, A and B a digit 0-9 or *, '
+                                             'as in 7:* or 3:5,5:3')
+        cells.update(itertools.product(*digits))
+    if len(cells) == DIGITS ** 2:
+        raise argparse.ArgumentTypeError(f'{text!r}: keeps every digit combination out of training')
+    return sorted([first, second] for first, second in cells)
+
+
 # --- Rounds: a round's pairs from its seed, and model-rounds in worker processes -----
 # A round draws its pairs and the weights from one seed; every model and setting sees
 # the same pairs in a round, so differences between them are paired.
@@ -498,14 +525,19 @@ PAIRS = 1000  # test pairs per round, and training pairs unless a run asks for o
 TRAIN_PAIRS_RANGE = (10, 30000)
 
 
-def draw_pairs(mnist, seed, train_pairs=PAIRS):
+def draw_pairs(mnist, seed, train_pairs=PAIRS, unseen=None):
     """`train_pairs` training pairs and PAIRS test pairs drawn with `seed` from
     MNIST's two splits. One permutation draws the training pairs whatever their
     number, so a round's smaller sets are the first pairs of its larger ones,
-    and its test pairs are the same for every size."""
+    and its test pairs are the same for every size; the training pairs skip the
+    `unseen` [first, second] digit combinations (see unseen_cells)."""
     generator = torch.Generator().manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = mnist
-    return PairSets(*prologue.mnist_to_pairs(train_pairs, train_images, train_labels, generator),
+    mask = None
+    if unseen:
+        mask = torch.zeros(DIGITS, DIGITS, dtype=torch.bool)
+        mask[[first for first, _ in unseen], [second for _, second in unseen]] = True
+    return PairSets(*prologue.mnist_to_pairs(train_pairs, train_images, train_labels, generator, mask),
                     *prologue.mnist_to_pairs(PAIRS, test_images, test_labels, generator))
 
 
@@ -516,10 +548,10 @@ def mnist_splits(data_dir):
     return prologue.load_mnist_splits(data_dir, torch.uint8)
 
 
-def round_pairs(data_dir, seed, held_out=None, train_pairs=PAIRS):
+def round_pairs(data_dir, seed, held_out=None, train_pairs=PAIRS, unseen=None):
     """The pairs of the round with `seed`, scored on `held_out`: None (the test
     pairs), ('validation', N) or ('fold', k, K) (see PairSets)."""
-    pairs = draw_pairs(mnist_splits(data_dir), seed, train_pairs)
+    pairs = draw_pairs(mnist_splits(data_dir), seed, train_pairs, unseen)
     if held_out is None:
         return pairs
     kind, *values = held_out
@@ -549,7 +581,7 @@ def held_out_sets(validation=None, folds=None, train_pairs=PAIRS):
 
 
 def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu', curves=False,
-             quiet=False, train_pairs=PAIRS, **tag):
+             quiet=False, train_pairs=PAIRS, unseen=None, **tag):
     """One model-round for run_job: `model` trained on the pairs of `seed`,
     scored on `split` (see round_pairs); `tag` (fold, setting; None left out)
     tells it from the other runs of its round."""
@@ -557,7 +589,7 @@ def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu',
     return dict(model=model, round=round_index, seed=seed, split=split,
                 held_out='test' if split is None else split[0], overrides=overrides,
                 data_dir=data_dir, device=device, curves=curves, quiet=quiet,
-                train_pairs=train_pairs, **({'tag': tag} if tag else {}))
+                train_pairs=train_pairs, unseen=unseen, **({'tag': tag} if tag else {}))
 
 
 def with_pairs(jobs):
@@ -568,7 +600,8 @@ def with_pairs(jobs):
     would then draw every job's pairs at once (0.3 GB for the default run)
     instead of a few at a time as the workers take them."""
     for job in jobs:
-        pairs = round_pairs(job['data_dir'], job['seed'], job['split'], job['train_pairs'])
+        pairs = round_pairs(job['data_dir'], job['seed'], job['split'], job['train_pairs'],
+                            job['unseen'])
         yield dict(job, pairs=pickle.dumps(pairs))
 
 
