@@ -21,44 +21,15 @@ import sys
 import time
 
 import dlc_practical_prologue as prologue
+import train
+import utils
 from models import GROUPS, MODELS, build_model, count_parameters
-from train import (
-    DEFAULTS,
-    PAIRS,
-    TRAIN_PAIRS_RANGE,
-    draw_pairs,
-    held_out_sets,
-    make_job,
-    mnist_splits,
-    model_settings,
-    run_jobs,
-    setting,
-    setting_type,
-    unseen_cells,
-)
-from utils import (
-    available_memory,
-    choose_device,
-    completed,
-    environment,
-    format_mean_std,
-    format_table,
-    int_between,
-    load_results,
-    positive_int,
-    progress_line,
-    provenance,
-    results_path_problem,
-    run_key,
-    workers_for,
-    write_json_atomic,
-)
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run(parse_args(argv), provenance('test.py', argv))
+        return run(parse_args(argv), utils.provenance('test.py', argv))
     except BrokenPipeError:  # the reader left early (python test.py --list | head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 1
@@ -82,13 +53,13 @@ def run(args, made_by):
             print(f'error: --resume: {error}', file=sys.stderr)
             return 2
     try:
-        mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
+        train.mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     try:  # and so does a round with too few pairs outside the --unseen combinations
         for seed in {job['seed'] for job in jobs} if args.unseen else ():
-            draw_pairs(mnist_splits(args.data_dir), seed, args.pairs, args.unseen)
+            train.draw_pairs(train.mnist_splits(args.data_dir), seed, args.pairs, args.unseen)
     except ValueError as error:
         print(f'error: --unseen: {error}', file=sys.stderr)
         return 2
@@ -102,7 +73,7 @@ def run(args, made_by):
 
 def make_jobs(args):
     """Every model-round: round r's pairs come from seed S+r, the same for every model."""
-    return [make_job(name, round_index, args.seed + round_index, split, args.overrides,
+    return [train.make_job(name, round_index, args.seed + round_index, split, args.overrides,
                      args.data_dir, args.device, args.curves, args.quiet, args.pairs, args.unseen,
                      fold=None if args.folds is None else fold)
             for round_index in range(args.rounds)
@@ -116,16 +87,16 @@ def run_config(args, made_by):
                 workers=args.workers, curves=args.curves, pairs=args.pairs,
                 held_out=args.held_out, **({'unseen': args.unseen} if args.unseen else {}),
                 error_unit='percent of pairs',
-                settings={name: model_settings(name, args.overrides) for name in args.models},
-                environment=environment(), **made_by)
+                settings={name: train.model_settings(name, args.overrides) for name in args.models},
+                environment=utils.environment(), **made_by)
 
 
 def collect(jobs, results, config, args, one_thread):
     """Train the jobs `results` lacks, appending each result, saved to args.out
     before its progress line; True if Ctrl-C stopped it (the finished ones stay)."""
-    done = {run_key(r) for r in results}
-    todo = [job for job in jobs if run_key(job) not in done]
-    workers, why, warning = workers_for(args.workers, len(todo), args.device, available_memory())
+    done = {utils.run_key(r) for r in results}
+    todo = [job for job in jobs if utils.run_key(job) not in done]
+    workers, why, warning = utils.workers_for(args.workers, len(todo), args.device, utils.available_memory())
     if warning:
         print(warning, file=sys.stderr)
     config['workers'] = workers
@@ -136,12 +107,12 @@ def collect(jobs, results, config, args, one_thread):
                   + (f' ({len(done)} already done)' if done else '')
                   + f' on {workers} worker(s) ({why}); Ctrl-C stops and keeps the finished ones',
                   file=sys.stderr, flush=True)
-        for result in run_jobs(todo, workers, one_thread):
+        for result in train.run_jobs(todo, workers, one_thread):
             results.append(result)
             if args.out:  # before the progress line: a reported model-round is in the file
-                write_json_atomic(args.out, dict(config=config, results=results))
+                utils.write_json_atomic(args.out, dict(config=config, results=results))
             if not args.quiet:
-                print(progress_line(result, len(results), len(jobs), time.perf_counter() - started,
+                print(utils.progress_line(result, len(results), len(jobs), time.perf_counter() - started,
                                     todo=len(results) - len(done)),
                       file=sys.stderr, flush=True)
     except KeyboardInterrupt:
@@ -155,7 +126,7 @@ def print_summary(args, config, results, total, elapsed, one_thread):
     env, workers = config['environment'], config['workers']
     threads = '1 thread each' if workers > 1 or one_thread else f"{env['torch_threads']} threads"
     print(f"{len(results)} model-rounds of {total}, seed {args.seed}, "
-          + ('' if args.pairs == PAIRS else f'{args.pairs} training pairs, ')
+          + ('' if args.pairs == train.PAIRS else f'{args.pairs} training pairs, ')
           + f"device {args.device}, "
           f"{workers} worker(s) with {threads}, torch {env['torch']}, "
           f"{elapsed:.0f} s in all")
@@ -170,7 +141,7 @@ def results_table(models, results, held_out='test'):
     rounds, a K-fold round the mean of its folds), digit error, seconds per training."""
     rows = []
     for name in models:
-        runs = completed(results, name)
+        runs = utils.completed(results, name)
         failed = sum(1 for r in results if r['model'] == name) - len(runs)
         if not runs:
             if failed:
@@ -180,13 +151,13 @@ def results_table(models, results, held_out='test'):
         rounds = len(round_means(runs, 'held_out_error'))
         rows.append([name, f"{runs[0]['params']:,d}",
                      f'{rounds} (+{failed} failed)' if failed else rounds,
-                     format_mean_std(round_means(runs, 'train_error')),
-                     format_mean_std(round_means(runs, 'held_out_error')),
-                     format_mean_std(digit_errors) if digit_errors else '-',
-                     format_mean_std((r['train_time_s'] for r in runs), digits=2)])
+                     utils.format_mean_std(round_means(runs, 'train_error')),
+                     utils.format_mean_std(round_means(runs, 'held_out_error')),
+                     utils.format_mean_std(digit_errors) if digit_errors else '-',
+                     utils.format_mean_std((r['train_time_s'] for r in runs), digits=2)])
     header = ['model', 'params', 'rounds', 'train err %', f'{held_out} err %',
               f'{held_out} digit err %', 'train s/round']
-    return format_table(header, rows, '<>>>>>>')
+    return utils.format_table(header, rows, '<>>>>>>')
 
 
 def round_means(runs, key):
@@ -216,11 +187,11 @@ def parse_args(argv=None):
         parser.error(f'--set {twice[0]}=... and --{twice[0]} both given: give one')
     args.overrides = {**flags, **dict(args.set)}
     try:
-        args.device = choose_device(args.device)
+        args.device = utils.choose_device(args.device)
     except ValueError as error:
         parser.error(str(error))
     try:
-        args.held_out, args.splits = held_out_sets(args.validation, args.folds, args.pairs)
+        args.held_out, args.splits = train.held_out_sets(args.validation, args.folds, args.pairs)
     except ValueError as error:
         parser.error(str(error))
     if args.device == 'cuda' and (args.workers or 1) > 1:
@@ -231,8 +202,8 @@ def parse_args(argv=None):
         if not os.path.isfile(args.resume):
             parser.error(f'--resume {args.resume!r}: no such file')
         args.out = args.resume
-    if args.out is not None and results_path_problem(args.out):
-        parser.error('--out ' + results_path_problem(args.out))
+    if args.out is not None and utils.results_path_problem(args.out):
+        parser.error('--out ' + utils.results_path_problem(args.out))
     return args
 
 
@@ -243,15 +214,16 @@ def make_parser():
     what.add_argument('--models', type=model_list, default=GROUPS['main'],
                       help='comma-separated model or group names (default: main, the ten models '
                            'of the comparison; --list shows every model and group)')
-    what.add_argument('--rounds', type=positive_int, default=10,
+    what.add_argument('--rounds', type=utils.positive_int, default=10,
                       help='rounds per model; each draws new data and weights (default: %(default)s)')
     what.add_argument('--seed', type=int, default=0,
                       help='round r uses seed+r for data and initialisation (default: %(default)s)')
-    what.add_argument('--pairs', type=int_between(*TRAIN_PAIRS_RANGE), default=PAIRS, metavar='N',
-                      help=f'training pairs per round, {TRAIN_PAIRS_RANGE[0]} to '
-                           f'{TRAIN_PAIRS_RANGE[1]:,}; a round\'s smaller sets are the first '
-                           'pairs of its larger ones, and its test pairs the same (default: %(default)s)')
-    what.add_argument('--unseen', type=unseen_cells, default=None, metavar='A:B[,A:B...]',
+    low, high = train.TRAIN_PAIRS_RANGE
+    what.add_argument('--pairs', type=utils.int_between(low, high), default=train.PAIRS, metavar='N',
+                      help=f'training pairs per round, {low} to {high:,}; a round\'s smaller sets are '
+                           'the first pairs of its larger ones, and its test pairs the same '
+                           '(default: %(default)s)')
+    what.add_argument('--unseen', type=train.unseen_cells, default=None, metavar='A:B[,A:B...]',
                       help='keep these (first digit, second digit) combinations out of the '
                            'training pairs, * for any digit: 7:* (7 never first), 3:5,5:3 (never '
                            'together); the test pairs stay the same (default: none)')
@@ -261,24 +233,24 @@ def make_parser():
         'training settings', "each defaults to the model's own (most take train.DEFAULTS); "
         'a bad value is refused in the same words by its flag and by --set')
     for key, text in FLAGS.items():
-        training.add_argument(f'--{key}', type=setting_type(key), default=None,
-                              help=f'{text} (default: {DEFAULTS[key]})')
-    training.add_argument('--set', type=setting, action='append', default=[], metavar='KEY=VALUE',
+        training.add_argument(f'--{key}', type=train.setting_type(key), default=None,
+                              help=f'{text} (default: {train.DEFAULTS[key]})')
+    training.add_argument('--set', type=train.setting, action='append', default=[], metavar='KEY=VALUE',
                           help='any training setting, repeatable; VALUE is a number, a word, None '
                                "or a dict, e.g. --set schedule=onecycle --set \"augment={'shift': 2}\" "
-                               f'(keys: {", ".join(DEFAULTS)})')
+                               f'(keys: {", ".join(train.DEFAULTS)})')
     held_out = parser.add_argument_group(
         'held-out pairs', 'for choices: the test pairs are then never used (default: the test '
         'pairs)').add_mutually_exclusive_group()
-    held_out.add_argument('--validation', type=positive_int, default=None, metavar='N',
+    held_out.add_argument('--validation', type=utils.positive_int, default=None, metavar='N',
                           help='score on the last N training pairs, which do not train')
-    held_out.add_argument('--folds', type=positive_int, default=None, metavar='K',
+    held_out.add_argument('--folds', type=utils.positive_int, default=None, metavar='K',
                           help='K-fold cross-validation of the training pairs: each round trains '
                                'every model K times and reports the mean over the folds')
     machine = parser.add_argument_group('where it runs')
     machine.add_argument('--device', choices=('cpu', 'cuda', 'auto'), default='cpu',
                          help='auto = cuda when available (default: %(default)s)')
-    machine.add_argument('--workers', type=positive_int, default=None,
+    machine.add_argument('--workers', type=utils.positive_int, default=None,
                          help='processes training model-rounds side by side, one thread each; 1: '
                               'here, with torch\'s threads (default: one per core, at most one per '
                               'model-round and one per GB of free memory; 1 on cuda)')
@@ -335,7 +307,7 @@ RESUME_KEYS = ('models', 'rounds', 'seed', 'device', 'curves', 'pairs', 'held_ou
 def resumed_results(path, config, made_by):
     """The results of `path` if its config matches `config` (else ValueError);
     `config` keeps the file's first command and code and adds `made_by` to 'resumed'."""
-    saved = load_results(path)
+    saved = utils.load_results(path)
     saved_config = saved['config']
     differ = [key for key in RESUME_KEYS if saved_config.get(key) != config.get(key)]
     if differ:

@@ -192,7 +192,7 @@ def test_available_memory_is_read_where_the_platform_gives_it():
 
 
 def test_the_start_line_says_how_many_workers_and_why(fake_mnist, capsys, monkeypatch):
-    monkeypatch.setattr(cli, 'available_memory', lambda: 1.5e9)
+    monkeypatch.setattr(utils, 'available_memory', lambda: 1.5e9)
     args = ['--data_dir', str(fake_mnist), '--rounds', '1', '--epochs', '1', '--models', 'mlp']
     assert cli.main(args + ['--workers', '2']) == 0
     err = capsys.readouterr().err

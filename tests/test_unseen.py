@@ -113,3 +113,49 @@ def test_misread_digits_are_counted_by_combination_and_place():
             assert grid[a, b] >= wrong
     assert train.mistakes((outputs[0], None), data.test_target, data.test_classes)[
         'misread_by_digits'] is None
+
+
+def fake_run(model, seed, wrong, pairs=None, misread=None):
+    """A completed test run whose mistakes are the given 10x10 grids."""
+    pairs = pairs or [[10] * 10 for _ in range(10)]
+    return dict(model=model, seed=seed, round=0, held_out='test', held_out_error=0.0,
+                held_out_mistakes=dict(wrong_by_digits=wrong, pairs_by_digits=pairs,
+                                       misread_by_digits=misread))
+
+
+def grid(value_at, default=0):
+    return [[value_at.get((a, b), default) for b in range(10)] for a in range(10)]
+
+
+def test_the_unseen_study_pairs_each_round_with_its_seed_without_exclusion():
+    from report import unseen
+    cells = [[7, d] for d in range(10)]
+    first = {(7, d): 5 for d in range(10)}  # half the 7-first test pairs wrong with the exclusion
+    files = [
+        dict(config=dict(unseen=cells), results=[
+            fake_run('cnn', 1, grid(first), misread=[grid(first), grid({})]),
+            fake_run('cnn_ws', 1, grid({(7, 0): 10}), misread=[grid({}), grid({})])]),
+        dict(config=dict(unseen=[[3, d] for d in range(10)]), results=[
+            fake_run('cnn', 2, grid({(3, 3): 10})),
+            fake_run('cnn_ws', 2, grid({}), misread=[grid({}), grid({})])]),
+        dict(config={}, results=[fake_run(m, s, grid({(0, 0): 10}), misread=[grid({}), grid({})])
+                                 for m in ('cnn', 'cnn_ws') for s in (1, 2)]),
+    ]
+    rounds = unseen.design_rounds(files)
+    assert [seed for seed, _, _ in rounds['cnn']] == [1, 2]
+    with_, without = rounds['cnn'][0][1], rounds['cnn'][0][2]
+    assert with_['excluded'] == 50.0 and without['excluded'] == 0.0, "the seed's own cells"
+    assert with_['misread'] == 50.0 and without['misread'] == 0.0
+    assert without['rest'] == 100.0 * 10 / 900, 'the other cells of the same test pairs'
+    assert rounds['cnn'][1][1]['excluded'] == 10.0 and rounds['cnn'][1][1]['misread'] is None
+    result = unseen.summary(rounds)
+    assert result['models']['cnn']['cost']['mean'] == (50.0 + 10.0) / 2
+    assert 'misread_cost' not in result['models']['cnn'], 'a round without digit outputs'
+    assert result['models']['cnn_ws']['misread_cost']['mean'] == 0.0
+    sharing = next(e for e in result['effects'] if e['effect'] == 'weight sharing, cnn')
+    assert sharing['rounds'] == 2 and sharing['mean'] == ((10.0 - 50.0) + (0.0 - 10.0)) / 2
+    with pytest.raises(ValueError, match='two --unseen sets'):
+        unseen.design_rounds(files + [dict(config=dict(unseen=[[1, 1]]),
+                                           results=[fake_run('mlp', 1, grid({}))])])
+    with pytest.raises(ValueError, match='given twice'):
+        unseen.design_rounds(files + files[2:])
