@@ -75,14 +75,14 @@ def test_too_few_pairs_left_is_refused_before_training(fake_mnist, tmp_path, cap
 def test_the_run_records_the_combinations_and_each_round_its_training_counts(fake_mnist, tmp_path):
     out = tmp_path / 'r.json'
     args = ['--data_dir', str(fake_mnist), '--models', 'mlp,cnn_digits', '--rounds', '2',
-            '--epochs', '1', '--pairs', '100', '--folds', '2', '--workers', '1', '--quiet',
+            '--epochs', '1', '--pairs', '100', '--folds', '4', '--workers', '1', '--quiet',
             '--unseen', '7:*,3:5', '--out', str(out)]
     assert cli.main(args) == 0
     saved = json.loads(out.read_text())
     assert saved['config']['unseen'] == [[3, 5]] + [[7, d] for d in range(10)]
     for run in saved['results']:
         counts = torch.tensor(run['train_pairs_by_digits'])
-        assert counts.sum() == 50 and counts[7].sum() == 0 and counts[3, 5] == 0
+        assert counts.sum() == 75 and counts[7].sum() == 0 and counts[3, 5] == 0, 'the 3 folds that train'
     # Resumed with another --unseen: refused; with the same: nothing left to train.
     assert cli.main(args[:-4] + ['--unseen', '7:*', '--resume', str(out)]) == 2
     assert cli.main(args[:-2] + ['--resume', str(out)]) == 0
