@@ -137,6 +137,39 @@ def test_the_training_pairs_answer_is_that_of_the_size_files():
             f"({error('cnn_ws_aux', 2500)})") in answer
 
 
+def test_the_unseen_answer_is_that_of_the_unseen_files():
+    from report import unseen
+    folder = ROOT / 'report' / 'results' / 'unseen'
+
+    def summary(pattern):
+        return unseen.summary(unseen.design_rounds([load_results(path)
+                                                    for path in sorted(folder.glob(pattern))]))
+    position, combination = summary('position_*.json'), summary('combination*.json')
+    models = position['models']
+
+    def cost(model, design=position):
+        effect = design['models'][model]['cost']
+        return f"{effect['mean']:+.1f} [{effect['low']:+.1f}, {effect['high']:+.1f}]"
+    learned = models['cnn_ws_aux']
+    others = [models[m]['cost']['mean'] for m in ('mlp', 'mlp_aux', 'mlp_ws_aux', 'cnn', 'cnn_aux',
+                                                    'cnn_ws_aux', 'cnn_2ch')]
+    free = [models[m]['cost']['mean'] for m in ('mlp_ws', 'cnn_ws')]
+    fixed = next(e for e in position['effects'] if e['with_model'] == 'cnn_digits')
+    answer = ' '.join(README.split())
+    assert (f"`cnn_ws_aux` goes from {learned['excluded_without'][0]:.1f} to "
+            f"{learned['excluded_with'][0]:.1f}% on the pairs with d first ({cost('cnn_ws_aux')} "
+            f"points): its shared tower still reads d there ({learned['misread_cost']['mean']:+.1f} "
+            f"points of misread first digits), two towers cannot (`cnn_aux`: "
+            f"{models['cnn_aux']['misread_cost']['mean']:+.1f})") in answer
+    assert (f'The other models lose {min(others):.1f} to {max(others):.1f} points, the shared '
+            f'towers without the auxiliary loss {min(free):.1f} to {max(free):.1f}') in answer
+    assert (f"`cnn_digits` {cost('cnn_digits')}, {-fixed['mean']:.1f} points below `cnn_ws_aux` "
+            f"there; `best` {cost('best')}") in answer
+    towers = [row['cost'] for model, row in combination['models'].items() if model != 'cnn_2ch']
+    assert all(effect['low'] <= 0 for effect in towers), 'no tower model pays measurably'
+    assert f"`cnn_2ch`, which sees the pair as one image, pays {cost('cnn_2ch', combination)}" in answer
+
+
 @pytest.mark.parametrize('name', ['default.json', 'best.json', 'records.json'])
 def test_the_files_behind_the_readme_are_test_rounds(name):
     # README calls these test errors, and its intervals plain t over independent rounds.
