@@ -151,7 +151,9 @@ def plot(plt, results, out):
     the exclusion (means with 95% t intervals of the mean over rounds)."""
     from report.effects import t_quantile
     from report.plots import save
-    figure, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 2.8), squeeze=False)
+    titles = dict(position='position: digit d never first in training',
+                  combination='combination: a and a+5 never together')
+    figure, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 2.9), squeeze=False)
     for ax, (name, result) in zip(axes[0], results.items()):
         models = list(result['models'])
         for offset, key, colour, label in ((-0.2, 'excluded_without', 'tab:gray', 'trained on all cells'),
@@ -163,9 +165,12 @@ def plot(plt, results, out):
                    yerr=halves, capsize=1.5, error_kw=dict(lw=0.6), label=label)
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels(models, rotation=60, ha='right', fontsize=6)
-        ax.set(title=f'{name} design', ylabel='test error on the excluded cells (%)')
+        ax.set_ylabel('test error on the excluded cells (%)', fontsize=7)
+        ax.set_title(titles.get(name, name), fontsize=8)
         ax.grid(True, axis='y', lw=0.3, alpha=0.5)
-        ax.legend(fontsize=6)
+    # One legend above both panels: inside one, it would hide the bars.
+    figure.legend(*axes[0][0].get_legend_handles_labels(), loc='upper center', ncol=2, fontsize=7,
+                  frameon=False, bbox_to_anchor=(0.5, 1.06))
     figure.tight_layout()
     return [save(figure, out, 'unseen.pdf', clear=False), save(figure, out, 'unseen.png')]
 
