@@ -130,17 +130,17 @@ def pm(pair):
 def summary_table(name, result):
     """The design's summary as text."""
     rows = [[model, row['rounds'], pm(row['excluded_without']), pm(row['excluded_with']),
-             interval(row['cost']), pm(row['rest_with']),
+             interval(row['cost']), interval(row['rest_cost']),
              interval(row['misread_cost']) if 'misread_cost' in row else '-']
             for model, row in result['models'].items()]
-    header = ['model', 'rounds', 'excl. without', 'excl. with', 'cost (pp, 95%)', 'rest with',
+    header = ['model', 'rounds', 'excl. without', 'excl. with', 'cost (pp, 95%)', 'rest cost',
               'misread cost']
     effects = [[e['effect'], f"{e['without_model']} -> {e['with_model']}", e['rounds'],
                 f"{e['without']:.1f} -> {e['with_']:.1f}", interval(e)] for e in result['effects']]
     return '\n'.join([
         f'{name}: test error % on the excluded cells without and with the exclusion (mean ± std '
-        'over rounds), its cost (with minus without, 95% t interval), the error on the other '
-        "cells with it, and the cost in first images misread on the excluded cells",
+        'over rounds), its cost (with minus without, 95% t interval), that on the other cells, '
+        'and the cost in first images misread on the excluded cells',
         format_table(header, rows, '<>>>>>>'), '',
         f'{name}: between models on the excluded cells, with the exclusion (pp, 95% t interval)',
         format_table(['effect', 'models', 'rounds', 'error %', 'difference'], effects, '<<>>>')])

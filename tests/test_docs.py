@@ -137,19 +137,37 @@ def test_the_training_pairs_answer_is_that_of_the_size_files():
             f"({error('cnn_ws_aux', 2500)})") in answer
 
 
-def test_the_unseen_answer_is_that_of_the_unseen_files():
+def unseen_summaries():
     from report import unseen
     folder = ROOT / 'report' / 'results' / 'unseen'
+    return [unseen.summary(unseen.design_rounds([load_results(path)
+                                                 for path in sorted(folder.glob(pattern))]))
+            for pattern in ('position_*.json', 'combination*.json')]
 
-    def summary(pattern):
-        return unseen.summary(unseen.design_rounds([load_results(path)
-                                                    for path in sorted(folder.glob(pattern))]))
-    position, combination = summary('position_*.json'), summary('combination*.json')
+
+def interval_of(effect):
+    return f"{effect['mean']:+.1f} [{effect['low']:+.1f}, {effect['high']:+.1f}]"
+
+
+def test_the_unseen_table_is_that_of_the_unseen_files():
+    header, rows = markdown_table((ROOT / 'report' / 'EXPERIMENTS.md').read_text(), '| model | position:')
+    position, combination = unseen_summaries()
+    assert [row[0].strip('`') for row in rows] == list(position['models']), 'a row per model, every model'
+    for row in rows:
+        model = row[0].strip('`')
+        found, other = position['models'][model], combination['models'][model]
+        assert row[1:] == [f"{found['excluded_without'][0]:.1f} -> {found['excluded_with'][0]:.1f}",
+                           interval_of(found['cost']),
+                           interval_of(found['misread_cost']) if 'misread_cost' in found else '-',
+                           interval_of(other['cost'])], model
+
+
+def test_the_unseen_answer_is_that_of_the_unseen_files():
+    position, combination = unseen_summaries()
     models = position['models']
 
     def cost(model, design=position):
-        effect = design['models'][model]['cost']
-        return f"{effect['mean']:+.1f} [{effect['low']:+.1f}, {effect['high']:+.1f}]"
+        return interval_of(design['models'][model]['cost'])
     learned = models['cnn_ws_aux']
     others = [models[m]['cost']['mean'] for m in ('mlp', 'mlp_aux', 'mlp_ws_aux', 'cnn', 'cnn_aux',
                                                     'cnn_ws_aux', 'cnn_2ch')]
