@@ -10,6 +10,7 @@ Example (from the repository root):
 """
 
 import argparse
+import glob
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import re
 import statistics
 import sys
 
-from report import effects, plots, tune
+from report import effects, plots, tune, unseen
 from report.reproduction import PUBLISHED
 from utils import completed, load_results, mean_std
 
@@ -206,6 +207,77 @@ def data_size_numbers(sizes, models):
     return numbers
 
 
+def unseen_designs():
+    """The --unseen study's two designs from results/unseen/, as report.unseen
+    summarises them: {design: summary}, and {design: (seeds of the paired
+    rounds, {first seed of a file with --unseen: the cells it kept out})}."""
+    results, designs = {}, {}
+    for design, pattern in (('position', 'position_*.json'), ('combination', 'combination*.json')):
+        files = [load_results(path) for path in sorted(glob.glob(os.path.join(RESULTS, 'unseen', pattern)))]
+        rounds = unseen.design_rounds(files)
+        results[design] = unseen.summary(rounds)
+        seeds = sorted({seed for runs in rounds.values() for seed, _, _ in runs})
+        cells = {saved['config']['seed']: [tuple(cell) for cell in saved['config']['unseen']]
+                 for saved in files if saved['config'].get('unseen')}
+        designs[design] = seeds, cells
+    return results, designs
+
+
+def span(low, high):
+    return f'{low:.1f}--{high:.1f}'
+
+
+def tex_interval(effect):
+    """report.unseen's `+m [+l, +h]` for the text: minus signs, no break inside the brackets."""
+    return unseen.interval(effect).replace('-', '$-$').replace(', ', ',~')
+
+
+def unseen_numbers(results, designs):
+    """Macros for the text: the designs (seeds, rounds, the gap between the
+    digits kept apart) and the README's answer, from the same summaries."""
+    position, combination = results['position']['models'], results['combination']['models']
+    rounds = {row['rounds'] for result in results.values() for row in result['models'].values()}
+    if len(rounds) != 1:
+        raise ValueError(f'the unseen designs have models with different rounds: {sorted(rounds)}')
+    position_seeds, held_first = designs['position']
+    combination_seeds, kept_apart = designs['combination']
+    # The text's description of the designs: round d keeps digit d out of the first
+    # place; a and a+k are kept apart in both orders, one k for every a.
+    if any(set(cells) != {(seed - position_seeds[0], b) for b in range(10)}
+           for seed, cells in held_first.items()):
+        raise ValueError('a position round does not keep exactly its digit d out of the first place')
+    pairs = {cell for cells in kept_apart.values() for cell in cells}
+    gaps = {abs(b - a) for a, b in pairs}
+    if len(gaps) != 1 or {(b, a) for a, b in pairs} != pairs:
+        raise ValueError('the combination design does not keep a and a+k apart in both orders')
+    # The tower models: all but cnn_2ch, which sees the pair as one image.
+    towers = [row['cost'] for model, row in combination.items() if model != 'cnn_2ch']
+    if any(effect['low'] > 0 for effect in towers):
+        raise ValueError('a tower model pays measurably for two digits never seen together')
+    learned = position['cnn_ws_aux']
+    others = [position[m]['cost']['mean'] for m in ('mlp', 'mlp_aux', 'mlp_ws_aux', 'cnn', 'cnn_aux',
+                                                    'cnn_ws_aux', 'cnn_2ch')]
+    free = [position[m]['cost']['mean'] for m in ('mlp_ws', 'cnn_ws')]
+    fixed = next(e for e in results['position']['effects']
+                 if (e['without_model'], e['with_model']) == ('cnn_ws_aux', 'cnn_digits'))
+    return dict(
+        unseenRounds=rounds.pop(), unseenGap=gaps.pop(),
+        unseenPositionSeeds=f'{position_seeds[0]}--{position_seeds[-1]}',
+        unseenCombinationSeeds=f'{combination_seeds[0]}--{combination_seeds[-1]}',
+        unseenLearnedWithout=f"{learned['excluded_without'][0]:.1f}",
+        unseenLearnedWith=f"{learned['excluded_with'][0]:.1f}",
+        unseenLearnedCost=tex_interval(learned['cost']),
+        unseenLearnedMisread=f"{learned['misread_cost']['mean']:+.1f}",
+        unseenTwoTowerMisread=f"{position['cnn_aux']['misread_cost']['mean']:+.1f}",
+        unseenOthers=span(min(others), max(others)), unseenFree=span(min(free), max(free)),
+        unseenFixedCost=tex_interval(position['cnn_digits']['cost']),
+        unseenFixedCostMean=f"{position['cnn_digits']['cost']['mean']:+.1f}",
+        unseenFixedGain=f"{-fixed['mean']:.1f}",
+        unseenBestCost=tex_interval(position['best']['cost']),
+        unseenTwoChCost=tex_interval(combination['cnn_2ch']['cost']),
+    )
+
+
 def macros(values):
     return ''.join(f'\\newcommand{{\\{key}}}{{{value}}}\n' for key, value in values.items())
 
@@ -276,6 +348,8 @@ def main(argv=None):
     sizes = plots.by_size(data_size_files())
     size_models = main_models + ['best']
     numbers.update(data_size_numbers(sizes, size_models))
+    unseen_results, unseen_design = unseen_designs()
+    numbers.update(unseen_numbers(unseen_results, unseen_design))
     write(generated, 'numbers.tex', macros(numbers))
     plt = plots.load_pyplot()
     if plt is None:
