@@ -68,8 +68,7 @@ def load_data(cifar=None, one_hot_labels=False, normalize=False, flatten=True,
         raise ValueError('this project only ships MNIST; cifar=True is not supported')
     if full and tiny:
         raise ValueError('cannot have both full and tiny')
-    train_input, train_target = load_mnist(data_dir, train=True)
-    test_input, test_target = load_mnist(data_dir, train=False)
+    (train_input, train_target), (test_input, test_target) = load_mnist_splits(data_dir)
     if not full:
         train_size, test_size = (500, 100) if tiny else (1000, 1000)
         train_input, train_target = train_input[:train_size], train_target[:train_size]
@@ -89,9 +88,7 @@ def load_data(cifar=None, one_hot_labels=False, normalize=False, flatten=True,
 
 def convert_to_one_hot_labels(input, target):
     """Labels (N,) -> (N, C) of `input`'s dtype, 1 at the label and 0 elsewhere."""
-    one_hot = input.new_zeros(target.size(0), int(target.max()) + 1)
-    return one_hot.scatter_(1, target.view(-1, 1), 1.0)
-
+    return F.one_hot(target).to(input.dtype)
 
 
 # =====================================================================================
@@ -119,7 +116,6 @@ class MnistUnavailable(RuntimeError):
 
 
 def resolve_data_dir(data_dir=None):
-    """The course convention: the argument, else $PYTORCH_DATA_DIR, else ./data."""
     if data_dir is not None:
         return data_dir
     return os.environ.get('PYTORCH_DATA_DIR') or './data'
@@ -137,12 +133,10 @@ def check_mnist_files(raw, names):
         actual = os.path.getsize(path)
         if actual != size:
             raise bad_file(path, f"is {actual:,d} bytes, MNIST's is {size:,d} (truncated or not MNIST)")
-        digest = hashlib.md5()
         with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-        if digest.hexdigest() != md5:
-            raise bad_file(path, f"is corrupt: its MD5 is {digest.hexdigest()}, MNIST's is {md5}")
+            digest = hashlib.md5(f.read()).hexdigest()
+        if digest != md5:
+            raise bad_file(path, f"is corrupt: its MD5 is {digest}, MNIST's is {md5}")
 
 
 def bad_file(path, what):
@@ -187,9 +181,7 @@ def download_mnist(root, train):
 
 def load_mnist(data_dir=None, train=True, dtype=torch.float32):
     """MNIST images (N, 1, 28, 28) in 0..255 as `dtype` (uint8 takes a quarter
-    of float32's memory) and labels (N,) int64. The four files are read from
-    <data_dir>/mnist/MNIST/raw, and downloaded there first with torchvision if
-    one of the split's is missing."""
+    of float32's memory) and labels (N,) int64, downloaded first if a file is missing."""
     root = os.path.join(resolve_data_dir(data_dir), 'mnist')
     raw = os.path.join(root, 'MNIST', 'raw')
     names = [name for name in MNIST_FILES if name.startswith('train' if train else 't10k')]

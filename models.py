@@ -42,7 +42,6 @@ DIGITS = 10
 # --- The course's parts: two towers, two heads, the pair models ---------------------
 
 def mlp_tower(inputs=IMAGE_PIXELS, outputs=DIGITS):
-    """Flattened pixels -> 256 -> 128 -> outputs, with ReLUs."""
     return nn.Sequential(nn.Flatten(), nn.Linear(inputs, 256), nn.ReLU(),
                          nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, outputs))
 
@@ -68,8 +67,7 @@ class LearnedComparison(nn.Sequential):
     def __init__(self, hidden=(64,), softmax=False, batchnorm=False):
         layers, width = [], 2 * DIGITS
         for size in hidden:
-            layers += [nn.Linear(width, size)] + ([nn.BatchNorm1d(size)] if batchnorm else [])
-            layers.append(nn.ReLU())
+            layers += linear_bn_relu(width, size, batchnorm)
             width = size
         super().__init__(*layers, nn.Linear(width, 2))
         self.softmax = softmax
@@ -78,6 +76,14 @@ class LearnedComparison(nn.Sequential):
         if self.softmax:
             digit_logits = digit_logits.softmax(dim=2)
         return super().forward(digit_logits.flatten(1))
+
+
+def conv_bn_relu(cin, cout, **conv):
+    return [nn.Conv2d(cin, cout, kernel_size=3, **conv), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+def linear_bn_relu(cin, cout, batchnorm=True):
+    return [nn.Linear(cin, cout), *([nn.BatchNorm1d(cout)] if batchnorm else []), nn.ReLU()]
 
 
 class ArgmaxComparison(nn.Module):
@@ -142,7 +148,6 @@ TOWERS = {'mlp': mlp_tower, 'cnn': course_cnn}
 
 
 def learned(tower, share, aux, **head):
-    """A PairNet builder with a learned comparison head of the given options."""
     return partial(PairNet, tower, share, aux, partial(LearnedComparison, **head))
 
 
@@ -159,15 +164,10 @@ def siamese(encoder, share, aux):
 
 
 def two_channel_cnn():
-    """The course's reference convnet on the pair as a 2-channel image (cnn_2ch,
-    report 002's model 1)."""
     return TwoChannelNet(course_cnn(in_channels=2, outputs=2))
 
 
-def digit_classifier():
-    """One shared course CNN trained on the digit labels only, its two predicted
-    digits compared (cnn_digits, report 002's model 4, report 003's TransferLearn)."""
-    return PairNet(course_cnn)
+digit_classifier = partial(PairNet, course_cnn)  # one shared tower, its two digits compared
 
 
 MAIN = {
@@ -206,8 +206,7 @@ BEST = dict(epochs=60, batch_size=100, lr=3e-3, schedule='onecycle', label_smoot
 def bn_cnn(width=24, hidden=128, dropout=0.3):
     """best's digit tower: two pairs of padded 3x3 convolutions with BatchNorm,
     each pair max-pooled (14 -> 7 -> 3), then one hidden layer with dropout."""
-    def block(cin, cout):
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    block = partial(conv_bn_relu, padding=1, bias=False)
     return nn.Sequential(*block(1, width), *block(width, width), nn.MaxPool2d(2),
                          *block(width, 2 * width), *block(2 * width, 2 * width), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(2 * width * 9, hidden, bias=False),
@@ -281,8 +280,7 @@ BEST_ABLATION = {
 RECORD_TRAINING = dict(BEST, batch_size=50, lr=2e-2)
 
 
-def record_net(tta):
-    return best_net(partial(course_cnn, batchnorm=True), tta=tta)
+record_net = partial(best_net, partial(course_cnn, batchnorm=True))
 
 
 class Ensemble(nn.Module):
@@ -341,14 +339,6 @@ RECORD_ABLATIONS = {name: record_ablation(name) for name in ('course_budget', 'f
 # Built from the parts above where a report's text allows; where it leaves a size or a
 # setting open, the choice is written here. Their published numbers and the gaps
 # explained are in report/reproduction.py, which writes report/REPRODUCTION.md.
-
-def conv_bn_relu(cin, cout):
-    return [nn.Conv2d(cin, cout, kernel_size=3), nn.BatchNorm2d(cout), nn.ReLU()]
-
-
-def linear_bn_relu(cin, cout):
-    return [nn.Linear(cin, cout), nn.BatchNorm1d(cout), nn.ReLU()]
-
 
 def r000_tower(channels, hidden):
     """Report 000's digit network (14 -> 12 -> 10 -> 8 -> 4 -> 2)."""

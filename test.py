@@ -52,14 +52,13 @@ def run(args, made_by):
         except ValueError as error:
             print(f'error: --resume: {error}', file=sys.stderr)
             return 2
-    try:
-        train.mnist_splits(args.data_dir)  # here first: a missing MNIST stops the run before it starts
+    try:  # here first: a missing MNIST, or a round with too few pairs outside --unseen, stops the run
+        train.mnist_splits(args.data_dir)
+        for seed in {job['seed'] for job in jobs} if args.unseen else ():
+            train.draw_pairs(train.mnist_splits(args.data_dir), seed, args.pairs, args.unseen)
     except prologue.MnistUnavailable as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    try:  # and so does a round with too few pairs outside the --unseen combinations
-        for seed in {job['seed'] for job in jobs} if args.unseen else ():
-            train.draw_pairs(train.mnist_splits(args.data_dir), seed, args.pairs, args.unseen)
     except ValueError as error:
         print(f'error: --unseen: {error}', file=sys.stderr)
         return 2
@@ -122,7 +121,6 @@ def collect(jobs, results, config, args, one_thread):
 
 
 def print_summary(args, config, results, total, elapsed, one_thread):
-    """The line that says what ran where, and the table."""
     env, workers = config['environment'], config['workers']
     threads = '1 thread each' if workers > 1 or one_thread else f"{env['torch_threads']} threads"
     print(f"{len(results)} model-rounds of {total}, seed {args.seed}, "
@@ -188,9 +186,6 @@ def parse_args(argv=None):
     args.overrides = {**flags, **dict(args.set)}
     try:
         args.device = utils.choose_device(args.device)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
         args.held_out, args.splits = train.held_out_sets(args.validation, args.folds, args.pairs)
     except ValueError as error:
         parser.error(str(error))

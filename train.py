@@ -2,10 +2,8 @@
 
 Read top-down: the training settings, the loss, the loop, evaluation, and
 `run_once(name, data, seed)`, which builds a registered model, trains it and
-returns its metrics (test.py calls it for every model and round). Below the
-banner: the training parts (optimizer, random moves, the pair sets), the checks
-of a setting, and the rounds (a round's pairs from its seed, model-rounds in
-worker processes).
+returns its metrics (test.py calls it for every model and round). The
+machinery follows the banner.
 
 Example:
     PYTORCH_DATA_DIR=../shared/data python train.py cnn_ws_aux --epochs 25
@@ -25,7 +23,6 @@ import torch
 import torch.nn.functional as F
 
 import dlc_practical_prologue as prologue
-from dlc_practical_prologue import pair_target
 from models import DIGITS, MODELS, build_model, count_parameters
 from utils import epoch_ticker, map_in_workers
 
@@ -39,12 +36,8 @@ DEFAULTS = dict(
     weight_decay=0.0,  # decoupled (AdamW) for adam, L2 for sgd
     target_weight=1.0, # weight of the pair-target loss
     aux_weight=1.0,    # weight of the two auxiliary digit losses
-    swap=None,         # None, or double the training pairs by swapping the images:
-                       # 'recompute' the target from the swapped digits, or 'flip' it
-                       # (report 003's rule, wrong for equal digits)
-    augment=None,      # None, or random moves of each training digit per batch:
-                       # dict(shift=pixels, rotate=degrees, scale=fraction, elastic=pixels,
-                       # erase=pixels)
+    swap=None,         # None, or 'recompute' or 'flip': see PairSets.doubled_by_swapping
+    augment=None,      # None, or a dict of random_warp's moves of each training digit per batch
     label_smoothing=0.0,  # of every cross-entropy
     schedule=None,     # None (constant rate) or 'onecycle' (rises to lr, then anneals)
 )
@@ -169,10 +162,8 @@ def evaluate(model, input, target, classes, aux_weight, target_weight=1.0):
     return float(loss), pair_error(outputs[0], target)
 
 
-def digit_error(model, input, classes, outputs=None):
-    """Error in % of digit images (None without digit outputs); `outputs`: of
-    eval_outputs on `input`, if already computed."""
-    digit_logits = (outputs or eval_outputs(model, input))[1]
+def digit_error(digit_logits, classes):
+    """Error in % of digit images (None without digit outputs)."""
     if digit_logits is None:
         return None
     return 100.0 * float((digit_logits.argmax(2) != classes).sum()) / classes.numel()
@@ -204,15 +195,13 @@ def digit_grid(classes, weights=None):
 # --- One run: build, train, measure ------------------------------------------------
 
 def model_settings(name, overrides=None):
-    """DEFAULTS, then model `name`'s own settings, then `overrides` (a command's)."""
     return {**DEFAULTS, **MODELS[name].settings, **(overrides or {})}
 
 
 def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epoch=None):
     """Build model `name` with seed `seed`, train it on `data` (raw PairSets, on
-    `device`) and return its metrics: errors in % of pairs on the training and
-    the held-out pairs (data.test_*), where the held-out errors fall, the
-    history, and the seconds of training and of predicting the held-out pairs."""
+    `device`) and return its metrics, errors in % of pairs on the held-out pairs
+    data.test_*, and the seconds of training and of predicting them."""
     settings = model_settings(name, overrides)
     data = data.normalised()
     warm_up(name, data, settings, device)
@@ -224,23 +213,20 @@ def run_once(name, data, seed, overrides=None, device='cpu', curves=True, on_epo
     start = finished(device)
     history = train(model, data, generator=shuffle, curves=curves, on_epoch=on_epoch, **settings)
     train_time = finished(device) - start
-    weights = settings['aux_weight'], settings['target_weight']
-    _, train_error = evaluate(model, data.train_input, data.train_target,
-                              data.train_classes, *weights)
+    train_error = pair_error(eval_outputs(model, data.train_input)[0], data.train_target)
     start = time.perf_counter()
     held_out = eval_outputs(model, data.test_input)  # one pass for the three held-out measures
     eval_time = finished(device) - start  # predicting the held-out pairs, as a user would
     return dict(
         model=name, seed=seed, params=count_parameters(model), settings=settings,
         train_error=train_error, held_out_error=pair_error(held_out[0], data.test_target),
-        held_out_digit_error=digit_error(model, data.test_input, data.test_classes, held_out),
+        held_out_digit_error=digit_error(held_out[1], data.test_classes),
         held_out_mistakes=mistakes(held_out, data.test_target, data.test_classes),
         train_pairs_by_digits=digit_grid(data.train_classes),
         train_time_s=train_time, eval_time_s=eval_time, history=history)
 
 
 def finished(device):
-    """time.perf_counter() once the device has done its queued work."""
     if device != 'cpu':
         torch.cuda.synchronize()
     return time.perf_counter()
@@ -255,9 +241,7 @@ def warm_up(name, data, settings, device):
     if (name, device) in _warmed_up:
         return
     model = build_model(name).to(device, memory_format=torch.channels_last)
-    batch = slice(0, settings['batch_size'])
-    few = data._replace(train_input=data.train_input[batch], train_target=data.train_target[batch],
-                        train_classes=data.train_classes[batch])
+    few = PairSets(*(t[:settings['batch_size']] for t in data))
     train(model, few, **dict(settings, epochs=2), curves=False)
     _warmed_up.add((name, device))
 
@@ -294,9 +278,8 @@ def main(argv=None):
 
 
 # =====================================================================================
-# The machinery: the training parts (optimizer, random moves, the pair sets), the
-# checks of a setting, and the rounds (a round's pairs from its seed, model-rounds
-# in worker processes).
+# The machinery: the training parts (optimizer, random moves, pair sets), each
+# setting's rule, and the rounds (pairs from a seed, model-rounds in workers).
 # =====================================================================================
 
 OPTIMIZERS = ('adam', 'sgd')
@@ -375,27 +358,22 @@ class PairSets(NamedTuple):
     def to(self, device):
         return PairSets(*(t.to(device) for t in self))
 
-    def validation_split(self, n_val):
-        """The first training pairs train, the last `n_val` replace the test pairs,
-        which are dropped: a choice made on this split never sees them."""
-        n_train = self.train_input.size(0) - n_val
-        if not 0 < n_train < self.train_input.size(0):
-            raise ValueError(f'a validation split of {n_val} needs 1..{self.train_input.size(0) - 1}')
-        held = torch.arange(self.train_input.size(0)) >= n_train
-        return self._held_out(held)
-
-    def fold_split(self, fold, folds):
-        """Fold `fold` of `folds` of the training pairs replaces the test pairs,
-        which are dropped; the other folds train."""
+    def held_out(self, split):
+        """The training pairs of `split` replace the test pairs, which are dropped (a
+        choice made on them never sees the test pairs), and the others train:
+        ('validation', N), the last N, or ('fold', k, K), the k-th of K equal folds."""
         n = self.train_input.size(0)
-        if not 0 <= fold < folds <= n:
-            raise ValueError(f'fold {fold} of {folds} needs 0 <= fold < folds <= {n}')
-        held = torch.zeros(n, dtype=torch.bool)
-        held[fold * n // folds:(fold + 1) * n // folds] = True
-        return self._held_out(held)
-
-    def _held_out(self, held):
-        """The training pairs where `held` is False train; the others replace the test pairs."""
+        kind, *values = split
+        if kind == 'validation':
+            start, stop = n - values[0], n
+        elif kind == 'fold':
+            k, folds = values
+            start, stop = k * n // folds, (k + 1) * n // folds
+        else:
+            raise ValueError(f'unknown held-out set {split!r}')
+        if not 0 <= start < stop <= n or stop - start == n:
+            raise ValueError(f'{split!r}: of {n} training pairs, it leaves none to train or holds none')
+        held = (torch.arange(n) >= start) & (torch.arange(n) < stop)
         train_sets = (self.train_input, self.train_target, self.train_classes)
         return PairSets(*(t[~held] for t in train_sets), *(t[held] for t in train_sets))
 
@@ -405,7 +383,7 @@ class PairSets(NamedTuple):
         ('flip': wrong for equal digits, which satisfy <= both ways)."""
         classes = self.train_classes.flip(1)
         if rule == 'recompute':
-            target = pair_target(classes)
+            target = prologue.pair_target(classes)
         elif rule == 'flip':
             target = 1 - self.train_target
         else:
@@ -460,24 +438,18 @@ SETTING_RULES = dict(
 )
 
 
-def setting_problem(key, value):
-    """Why `value` cannot be training setting `key` (a message), or None."""
-    if key not in SETTING_RULES:
-        return f'unknown setting {key!r}; known: {", ".join(DEFAULTS)}'
-    valid, rule = SETTING_RULES[key]
-    return None if valid(value) else f'{key} must be {rule}'
-
-
 def checked_setting(key, text, shown):
     """Setting `key` read from command-line `text`, a Python literal or a plain
     word (adam); an argparse error quoting `shown` if its rule refuses it."""
+    if key not in SETTING_RULES:
+        raise argparse.ArgumentTypeError(f'{shown!r}: unknown setting {key!r}; known: {", ".join(DEFAULTS)}')
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = text
-    problem = setting_problem(key, value)
-    if problem:
-        raise argparse.ArgumentTypeError(f'{shown!r}: {problem}')
+    valid, rule = SETTING_RULES[key]
+    if not valid(value):
+        raise argparse.ArgumentTypeError(f'{shown!r}: {key} must be {rule}')
     return value
 
 
@@ -517,8 +489,7 @@ def unseen_cells(text):
 
 
 # --- Rounds: a round's pairs from its seed, and model-rounds in worker processes -----
-# A round draws its pairs and the weights from one seed; every model and setting sees
-# the same pairs in a round, so differences between them are paired.
+# Every model and setting sees the same pairs in a round: their differences are paired.
 
 PAIRS = 1000  # test pairs per round, and training pairs unless a run asks for others
 # Training pairs a run may ask for: each pair takes two of the 60,000 training digits.
@@ -549,17 +520,10 @@ def mnist_splits(data_dir):
 
 
 def round_pairs(data_dir, seed, held_out=None, train_pairs=PAIRS, unseen=None):
-    """The pairs of the round with `seed`, scored on `held_out`: None (the test
-    pairs), ('validation', N) or ('fold', k, K) (see PairSets)."""
+    """The pairs of the round with `seed`, scored on its test pairs or on
+    `held_out` training pairs (see PairSets.held_out)."""
     pairs = draw_pairs(mnist_splits(data_dir), seed, train_pairs, unseen)
-    if held_out is None:
-        return pairs
-    kind, *values = held_out
-    if kind == 'validation':
-        return pairs.validation_split(*values)
-    if kind == 'fold':
-        return pairs.fold_split(*values)
-    raise ValueError(f'unknown held-out set {held_out!r}')
+    return pairs if held_out is None else pairs.held_out(held_out)
 
 
 def held_out_sets(validation=None, folds=None, train_pairs=PAIRS):
@@ -593,12 +557,10 @@ def make_job(model, round_index, seed, split, overrides, data_dir, device='cpu',
 
 
 def with_pairs(jobs):
-    """Each job of make_job with its round's pairs, drawn here as it is sent,
-    so that only this process holds MNIST (55 MB, which would be a tenth of
-    each worker's memory). The pairs go pickled by value, 3 MB per job: as
-    tensors, multiprocessing would move them to shared memory, and the pool
-    would then draw every job's pairs at once (0.3 GB for the default run)
-    instead of a few at a time as the workers take them."""
+    """Each job of make_job with its round's pairs, drawn here as it is sent:
+    only this process holds MNIST (55 MB, a tenth of a worker's memory). The
+    pairs go pickled, 3 MB a job: as tensors, the pool would move every job's
+    pairs to shared memory at once (0.3 GB for the default run)."""
     for job in jobs:
         pairs = round_pairs(job['data_dir'], job['seed'], job['split'], job['train_pairs'],
                             job['unseen'])
@@ -620,9 +582,8 @@ def run_job(job):
 
 
 def run_jobs(jobs, workers, one_thread=False):
-    """Results of the jobs, in order, from `workers` processes of one thread
-    each; if 1, here, with torch's threads, or one with `one_thread` (so a
-    model-round gives the same digits as in a worker)."""
+    """Results of the jobs, in order, as utils.map_in_workers gives them; with
+    `one_thread`, a model-round here gives the same digits as in a worker."""
     return map_in_workers(run_job, with_pairs(jobs), workers, one_thread)
 
 

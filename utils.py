@@ -143,25 +143,21 @@ def write_json_atomic(path, obj):
 
 # --- Command-line values and progress lines -------------------------------------
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{value} is below 1')
-    return value
-
-
-def int_between(low, high):
-    """argparse type: an integer from `low` to `high`."""
+def int_between(low, high=None):
+    """argparse type: an integer from `low` to `high` (None: no limit)."""
     def parse(text):
-        value = positive_int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f'{value} is not within {low} to {high}')
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f'{value} is below {low}' if high is None else
+                                             f'{value} is not within {low} to {high}')
         return value
     return parse
+
+
+positive_int = int_between(1)  # argparse type: an integer >= 1
 
 
 def epoch_ticker(label):
@@ -276,7 +272,6 @@ def _windows_available_memory():
 # Peak resident memory of one worker process, with a margin: in the default run
 # a worker peaks at 726 MiB (0.76 GB, report/results/memory.txt, torch 2.14).
 WORKER_MEMORY = 1.0e9
-# Workers started where the platform does not say how much memory is free.
 WORKERS_WITHOUT_MEMORY_FIGURE = 4
 
 

@@ -29,6 +29,8 @@ def run_cli(*args, env=None):
     (['--epochs', '-2'], "'-2': epochs must be an integer >= 1"),
     (['--epochs', 'ten'], "'ten': epochs must be an integer >= 1"),
     (['--rounds', '2.5'], "'2.5' is not an integer"),
+    (['--pairs', '5'], '5 is not within 10 to 30000'),
+    (['--pairs', '30001'], '30001 is not within 10 to 30000'),
     (['--lr', 'fast'], "'fast': lr must be a number above 0"),
     (['--lr', '0'], "'0': lr must be a number above 0"),
     (['--lr', 'nan'], "'nan': lr must be a number above 0"),

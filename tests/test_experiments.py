@@ -61,13 +61,13 @@ def test_folds_cover_every_training_pair_once_and_drop_the_test_pairs():
     data = data._replace(test_input=torch.full_like(data.test_input, -99.0))  # marked
     held = []
     for k in range(4):
-        split = data.fold_split(k, 4)
+        split = data.held_out(('fold', k, 4))
         assert split.train_input.size(0) == 75 and split.test_input.size(0) == 25
         assert (split.train_input != -99).all() and (split.test_input != -99).all()
         held.append(split.test_input)
     assert torch.equal(torch.cat(held), data.train_input)
     with pytest.raises(ValueError):
-        data.fold_split(4, 4)
+        data.held_out(('fold', 4, 4))
 
 
 @pytest.mark.parametrize('args, message', [

@@ -142,7 +142,7 @@ def test_run_once_trains_alike_whatever_the_test_pairs():
 def test_validation_split_holds_out_training_pairs_only():
     data = synthetic_pairs(100)
     data = data._replace(test_input=torch.full_like(data.test_input, -99.0))  # marked
-    split = data.validation_split(30)
+    split = data.held_out(('validation', 30))
     assert split.train_input.shape[0] == 70 and split.test_input.shape[0] == 30
     assert (split.train_input != -99).all() and (split.test_input != -99).all()
     assert torch.equal(split.train_input, data.train_input[:70])
@@ -152,7 +152,7 @@ def test_validation_split_holds_out_training_pairs_only():
     assert torch.equal(split.test_target, data.train_target[70:])
     assert torch.equal(split.test_classes, data.train_classes[70:])
     with pytest.raises(ValueError):
-        data.validation_split(100)
+        data.held_out(('validation', 100))
 
 
 def test_curves_flag_adds_test_history():
@@ -267,7 +267,7 @@ def test_onecycle_schedule_and_label_smoothing_train():
                                               label_smoothing=0.1,
                                               augment=dict(shift=1, rotate=5, scale=0.05)))
     assert history['train_loss'][-1] < 0.7 * history['train_loss'][0]
-    assert train.digit_error(model, data.train_input, data.train_classes) < 30
+    assert train.digit_error(train.eval_outputs(model, data.train_input)[1], data.train_classes) < 30
     with pytest.raises(ValueError, match='onecycle'):
         train.train(model, data, **dict(FAST, schedule='cosine'))
 
