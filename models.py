@@ -60,6 +60,14 @@ def course_cnn(in_channels=1, outputs=DIGITS, batchnorm=False, dropout=0.0):
         *drop, nn.Linear(200, outputs))
 
 
+def conv_bn_relu(cin, cout, **conv):
+    return [nn.Conv2d(cin, cout, kernel_size=3, **conv), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+def linear_bn_relu(cin, cout, batchnorm=True):
+    return [nn.Linear(cin, cout), *([nn.BatchNorm1d(cout)] if batchnorm else []), nn.ReLU()]
+
+
 class LearnedComparison(nn.Sequential):
     """The two digits' 10 scores -> pair logits by an MLP, on the scores' softmax
     probabilities with `softmax`, else on the raw scores."""
@@ -76,14 +84,6 @@ class LearnedComparison(nn.Sequential):
         if self.softmax:
             digit_logits = digit_logits.softmax(dim=2)
         return super().forward(digit_logits.flatten(1))
-
-
-def conv_bn_relu(cin, cout, **conv):
-    return [nn.Conv2d(cin, cout, kernel_size=3, **conv), nn.BatchNorm2d(cout), nn.ReLU()]
-
-
-def linear_bn_relu(cin, cout, batchnorm=True):
-    return [nn.Linear(cin, cout), *([nn.BatchNorm1d(cout)] if batchnorm else []), nn.ReLU()]
 
 
 class ArgmaxComparison(nn.Module):
